@@ -1,0 +1,148 @@
+//! The `Backend` trait, backend-owned buffers, and run-time backend selection.
+//!
+//! A backend implements the primitives of [`Prim`] on its own storage. Backends
+//! register themselves with [`inventory`] (`inventory::submit!`), so this crate
+//! never names a concrete backend; the process picks one, once, on first use
+//! (see [`crate::config`]).
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::prim::{Prim, Spec};
+use crate::storage::HostData;
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::{Arc, OnceLock};
+
+/// Backend-owned storage for one tensor. Cheap to share via [`BufferRef`].
+pub trait Buffer: Send + Sync + Debug + Any {
+    /// Upcast for downcasting to the backend's concrete buffer type.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A shared, immutable reference to backend storage.
+pub type BufferRef = Arc<dyn Buffer>;
+
+/// One operand of a primitive: storage plus its shape and dtype.
+#[derive(Clone, Copy, Debug)]
+pub struct Operand<'a> {
+    /// Storage.
+    pub buf: &'a BufferRef,
+    /// Shape.
+    pub shape: &'a [usize],
+    /// Dtype.
+    pub dtype: DType,
+}
+
+/// Optional fused fast paths a backend may offer. Each has a primitive
+/// decomposition in `ops`, used when the backend returns `None`, under tracing and
+/// when gradients are recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fused {
+    /// Softmax along one axis.
+    Softmax {
+        /// Axis.
+        axis: usize,
+    },
+    /// Log-softmax along one axis.
+    LogSoftmax {
+        /// Axis.
+        axis: usize,
+    },
+}
+
+/// An execution engine for the primitives. Object-safe.
+pub trait Backend: Send + Sync {
+    /// The backend's name (`"cpu"`, `"torch"`, `"jax"`).
+    fn name(&self) -> &'static str;
+    /// Moves host data into backend storage.
+    fn from_host(&self, data: HostData, shape: &[usize]) -> Result<BufferRef>;
+    /// Copies backend storage out to the host.
+    fn to_host(&self, buf: &BufferRef, shape: &[usize], dtype: DType) -> Result<HostData>;
+    /// Executes one primitive. `outs` are the output specs already computed by
+    /// [`Prim::infer`], so a backend need not repeat shape logic.
+    fn execute(&self, prim: &Prim, inputs: &[Operand<'_>], outs: &[Spec])
+        -> Result<Vec<BufferRef>>;
+    /// A fused fast path, or `None` to use the primitive decomposition.
+    fn fused(
+        &self,
+        _op: &Fused,
+        _inputs: &[Operand<'_>],
+        _outs: &[Spec],
+    ) -> Option<Result<Vec<BufferRef>>> {
+        None
+    }
+}
+
+/// A backend's entry in the registry, submitted with `inventory::submit!`.
+pub struct BackendRegistration {
+    /// Name (`"cpu"`).
+    pub name: &'static str,
+    /// Constructor.
+    pub make: fn() -> Result<Arc<dyn Backend>>,
+}
+
+inventory::collect!(BackendRegistration);
+
+/// Names of the backends compiled into this binary.
+pub fn available_backends() -> Vec<&'static str> {
+    let mut v: Vec<_> = inventory::iter::<BackendRegistration>
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Maps a Keras backend name to a ceras backend name, with the cargo feature it needs.
+pub fn canonical_backend(name: &str) -> Result<(&'static str, &'static str)> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "cpu" | "numpy" => Ok(("cpu", "cpu")),
+        "torch" | "pytorch" => Ok(("torch", "torch")),
+        "jax" | "xla" => Ok(("jax", "jax")),
+        "tensorflow" => Err(Error::Backend(
+            "the \"tensorflow\" backend is not available in ceras; use \"cpu\", \"torch\" or \"jax\"".into(),
+        )),
+        other => Err(Error::Backend(format!(
+            "unknown backend {other:?}; expected one of \"cpu\" (alias \"numpy\"), \"torch\", \"jax\""
+        ))),
+    }
+}
+
+/// Instantiates a backend by (Keras) name.
+pub fn make_backend(name: &str) -> Result<Arc<dyn Backend>> {
+    let (canon, feature) = canonical_backend(name)?;
+    for r in inventory::iter::<BackendRegistration> {
+        if r.name == canon {
+            return (r.make)();
+        }
+    }
+    Err(Error::Backend(format!(
+        "backend {canon:?} is not compiled into this binary (compiled in: {:?}); \
+         enable the cargo feature \"{feature}\" of the `ceras` crate",
+        available_backends()
+    )))
+}
+
+static BACKEND: OnceLock<Arc<dyn Backend>> = OnceLock::new();
+
+/// Fixes the process backend (first call wins). Used by [`crate::config::set_backend`].
+pub(crate) fn install(b: Arc<dyn Backend>) -> std::result::Result<(), Arc<dyn Backend>> {
+    BACKEND.set(b)
+}
+
+/// True once the backend has been chosen.
+pub fn is_initialized() -> bool {
+    BACKEND.get().is_some()
+}
+
+/// The process backend, choosing it on first use: `config::set_backend`, else
+/// `KERAS_BACKEND`, else `~/.keras/keras.json`, else `cpu`.
+pub fn current() -> Result<&'static Arc<dyn Backend>> {
+    if let Some(b) = BACKEND.get() {
+        return Ok(b);
+    }
+    let name = crate::config::requested_backend();
+    let b = make_backend(&name)?;
+    let _ = BACKEND.set(b);
+    Ok(BACKEND.get().expect("backend just set"))
+}

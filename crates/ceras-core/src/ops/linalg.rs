@@ -1,0 +1,65 @@
+//! Products: `matmul`, `dot`, `tensordot`, `einsum`, ...
+
+use super::*;
+use crate::dtype::DType;
+use crate::error::shape_err;
+
+/// Matrix product with NumPy `matmul` semantics (1-D promotion, batch broadcasting).
+pub fn matmul(x1: impl IntoTensor, x2: impl IntoTensor) -> Result<Tensor> {
+    let (a, b) = (x1.into_tensor()?, x2.into_tensor()?);
+    if a.ndim() == 0 || b.ndim() == 0 {
+        return Err(shape_err("matmul", "inputs must be at least 1-D"));
+    }
+    let d = result_dtype(&[&a, &b]);
+    let d = match d {
+        DType::Bool | DType::I8 | DType::I16 | DType::U8 | DType::U16 => DType::I32,
+        d => d,
+    };
+    let a1 = a.ndim() == 1;
+    let b1 = b.ndim() == 1;
+    let a = if a1 {
+        lax::reshape(&a, &[1, a.shape()[0]])?
+    } else {
+        a
+    };
+    let b = if b1 {
+        lax::reshape(&b, &[b.shape()[0], 1])?
+    } else {
+        b
+    };
+    let (ra, rb) = (a.ndim(), b.ndim());
+    if a.shape()[ra - 1] != b.shape()[rb - 2] {
+        return Err(shape_err(
+            "matmul",
+            format!(
+                "incompatible shapes {:?} and {:?}: contraction dims {} != {}",
+                a.shape(),
+                b.shape(),
+                a.shape()[ra - 1],
+                b.shape()[rb - 2]
+            ),
+        ));
+    }
+    let batch =
+        crate::shape::broadcast_shapes("matmul", &a.shape()[..ra - 2], &b.shape()[..rb - 2])?;
+    let nb = batch.len();
+    let mut sa = batch.clone();
+    sa.extend(&a.shape()[ra - 2..]);
+    let mut sb = batch.clone();
+    sb.extend(&b.shape()[rb - 2..]);
+    let a = lax::broadcast_to(&lax::convert(&a, d)?, &sa)?;
+    let b = lax::broadcast_to(&lax::convert(&b, d)?, &sb)?;
+    let bd: Vec<usize> = (0..nb).collect();
+    let mut out = lax::dot_general(&a, &b, &[nb + 1], &[nb], &bd, &bd)?;
+    if a1 {
+        let mut s = out.shape().to_vec();
+        s.remove(nb);
+        out = lax::reshape(&out, &s)?;
+    }
+    if b1 {
+        let mut s = out.shape().to_vec();
+        s.pop();
+        out = lax::reshape(&out, &s)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,1 @@
+//! Random number generation (filled in below).
