@@ -21,6 +21,7 @@ pub mod random;
 pub mod shape;
 pub mod storage;
 pub mod tensor;
+mod tensor_ops;
 pub mod trace;
 
 pub use dtype::DType;
