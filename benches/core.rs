@@ -98,7 +98,8 @@ fn peak_flops(threads: usize) -> f64 {
 
 fn copy_bandwidth(threads: usize) -> f64 {
     let n = 32 << 20; // 32 M f32 = 128 MiB per buffer per thread
-    let mut bufs: Vec<(Vec<f32>, Vec<f32>)> = (0..threads).map(|_| (vec![1.0; n], vec![0.0; n])).collect();
+    let mut bufs: Vec<(Vec<f32>, Vec<f32>)> =
+        (0..threads).map(|_| (vec![1.0; n], vec![0.0; n])).collect();
     let t = time(5, || {
         std::thread::scope(|s| {
             for (a, b) in bufs.iter_mut() {
@@ -111,7 +112,9 @@ fn copy_bandwidth(threads: usize) -> f64 {
 }
 
 fn main() {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let peak = peak_flops(threads);
     let bw = copy_bandwidth(threads);
     println!("machine: {threads} cores; measured peak {:.1} GFLOP/s (f32 FMA), copy bandwidth {:.2} GB/s", peak / 1e9, bw / 1e9);
@@ -119,8 +122,16 @@ fn main() {
 
     // 1. f32 matmul 1024^3.
     let n = 1024;
-    let a = Tensor::from_vec((0..n * n).map(|i| (i % 7) as f32 * 0.1).collect::<Vec<_>>(), [n, n]).unwrap();
-    let b = Tensor::from_vec((0..n * n).map(|i| (i % 5) as f32 * 0.1).collect::<Vec<_>>(), [n, n]).unwrap();
+    let a = Tensor::from_vec(
+        (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect::<Vec<_>>(),
+        [n, n],
+    )
+    .unwrap();
+    let b = Tensor::from_vec(
+        (0..n * n).map(|i| (i % 5) as f32 * 0.1).collect::<Vec<_>>(),
+        [n, n],
+    )
+    .unwrap();
     let t = time(15, || {
         std::hint::black_box(ops::matmul(&a, &b).unwrap());
     });
@@ -156,11 +167,17 @@ fn main() {
             std::hint::black_box(ops::add(&s1, &s2).unwrap());
         }
     });
-    println!("tiny op (add, shape [1]): {:.2} µs per op", t / reps as f64 * 1e6);
+    println!(
+        "tiny op (add, shape [1]): {:.2} µs per op",
+        t / reps as f64 * 1e6
+    );
     let t = time(7, || {
         for _ in 0..reps {
             std::hint::black_box(ceras::lax::add(&s1, &s2).unwrap());
         }
     });
-    println!("tiny primitive (lax::add, shape [1]): {:.2} µs per op", t / reps as f64 * 1e6);
+    println!(
+        "tiny primitive (lax::add, shape [1]): {:.2} µs per op",
+        t / reps as f64 * 1e6
+    );
 }

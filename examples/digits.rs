@@ -14,7 +14,10 @@ fn load() -> Result<(Vec<f32>, Vec<i32>)> {
     flate2::read::GzDecoder::new(f).read_to_string(&mut text)?;
     let (mut x, mut y) = (Vec::new(), Vec::new());
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: Vec<f32> = line.split(',').map(|s| s.trim().parse().unwrap_or(0.0)).collect();
+        let v: Vec<f32> = line
+            .split(',')
+            .map(|s| s.trim().parse().unwrap_or(0.0))
+            .collect();
         x.extend(v[..64].iter().map(|p| p / 16.0));
         y.push(v[64] as i32);
     }
@@ -37,7 +40,11 @@ fn loss(p: &[Tensor], x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let logits = forward(p, x)?;
     let lse = ops::logsumexp(&logits, Some(&[1]), false)?;
     let picked = ops::take_along_axis(&logits, &ops::expand_dims(y, &[1])?, Some(1))?;
-    ops::mean(&ops::subtract(&lse, &ops::squeeze(&picked, Some(&[1]))?)?, None, false)
+    ops::mean(
+        &ops::subtract(&lse, &ops::squeeze(&picked, Some(&[1]))?)?,
+        None,
+        false,
+    )
 }
 
 fn accuracy(p: &[Tensor], x: &Tensor, y: &Tensor) -> Result<f64> {
@@ -52,7 +59,11 @@ fn main() -> Result<()> {
     // Deterministic split: every 6th sample is held out.
     let (mut xtr, mut ytr, mut xte, mut yte) = (vec![], vec![], vec![], vec![]);
     for i in 0..n {
-        let (xs, ys) = if i % 6 == 0 { (&mut xte, &mut yte) } else { (&mut xtr, &mut ytr) };
+        let (xs, ys) = if i % 6 == 0 {
+            (&mut xte, &mut yte)
+        } else {
+            (&mut xtr, &mut ytr)
+        };
         xs.extend_from_slice(&x[i * 64..(i + 1) * 64]);
         ys.push(y[i]);
     }
@@ -61,7 +72,10 @@ fn main() -> Result<()> {
     let ytr = Tensor::from_vec(ytr, [ntr])?;
     let xte = Tensor::from_vec(xte, [nte, 64])?;
     let yte = Tensor::from_vec(yte, [nte])?;
-    println!("digits: {ntr} training and {nte} test images of 8x8 pixels, backend {}", ceras::config::backend()?);
+    println!(
+        "digits: {ntr} training and {nte} test images of 8x8 pixels, backend {}",
+        ceras::config::backend()?
+    );
 
     let mut params = vec![
         glorot(64, 64, 1)?,
@@ -69,7 +83,10 @@ fn main() -> Result<()> {
         glorot(64, 10, 2)?,
         ops::zeros(&[10], None)?,
     ];
-    let mut velocity: Vec<Tensor> = params.iter().map(|p| ops::zeros_like(p, None)).collect::<Result<_>>()?;
+    let mut velocity: Vec<Tensor> = params
+        .iter()
+        .map(|p| ops::zeros_like(p, None))
+        .collect::<Result<_>>()?;
     let (lr, momentum, batch) = (0.1f64, 0.9f64, 64usize);
     let start = std::time::Instant::now();
     for epoch in 1..=20 {

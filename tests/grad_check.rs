@@ -1,6 +1,8 @@
 //! Finite-difference checks of every primitive's VJP rule (float64, central
 //! differences), written against `lax` so each test isolates one primitive.
 
+#![allow(clippy::cloned_ref_to_slice_refs)] // test tables read better this way
+
 use ceras::lax;
 use ceras::prim::*;
 use ceras::{autodiff, Result, Tensor};
@@ -8,7 +10,10 @@ use ceras::{autodiff, Result, Tensor};
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 11) as f64) / ((1u64 << 53) as f64)
     }
     fn tensor(&mut self, shape: &[usize], lo: f64, hi: f64) -> Tensor {
@@ -37,9 +42,13 @@ where
     for (k, x) in inputs.iter().enumerate() {
         let base = x.to_vec::<f64>().unwrap();
         let g = grads[k].to_vec::<f64>().unwrap();
-        assert_eq!(g.len(), base.len(), "{name}: gradient {k} has the wrong size");
+        assert_eq!(
+            g.len(),
+            base.len(),
+            "{name}: gradient {k} has the wrong size"
+        );
         for i in 0..base.len() {
-            let mut eval = |d: f64| {
+            let eval = |d: f64| {
                 let mut v = base.clone();
                 v[i] += d;
                 let mut xs = inputs.to_vec();
@@ -105,7 +114,11 @@ fn binary_primitives() {
     for op in [Add, Sub, Mul, Div, Pow, Max, Min, Atan2, Rem] {
         let a = r.tensor(&[2, 3], 0.5, 2.0);
         let b = r.tensor(&[2, 3], 0.5, 2.0);
-        check(&format!("{op:?}"), |xs| lax::binary(op, &xs[0], &xs[1]), &[a, b]);
+        check(
+            &format!("{op:?}"),
+            |xs| lax::binary(op, &xs[0], &xs[1]),
+            &[a, b],
+        );
     }
 }
 
@@ -115,7 +128,11 @@ fn select_and_cast() {
     let a = r.tensor(&[6], -1.0, 1.0);
     let b = r.tensor(&[6], -1.0, 1.0);
     let p = Tensor::from_vec(vec![true, false, true, true, false, false], [6]).unwrap();
-    check("select", |xs| lax::select(&p, &xs[0], &xs[1]), &[a.clone(), b]);
+    check(
+        "select",
+        |xs| lax::select(&p, &xs[0], &xs[1]),
+        &[a.clone(), b],
+    );
     // Cast: the cotangent is cast back (checked exactly; float32 rounding makes
     // finite differences meaningless here).
     let g = autodiff::grad(
@@ -135,11 +152,23 @@ fn select_and_cast() {
 fn layout_primitives() {
     let mut r = Lcg(4);
     let x = r.tensor(&[2, 1, 3], -1.0, 1.0);
-    check("broadcast", |xs| lax::broadcast_in_dim(&xs[0], &[4, 2, 5, 3], &[1, 2, 3]), &[x.clone()]);
+    check(
+        "broadcast",
+        |xs| lax::broadcast_in_dim(&xs[0], &[4, 2, 5, 3], &[1, 2, 3]),
+        &[x.clone()],
+    );
     check("reshape", |xs| lax::reshape(&xs[0], &[3, 2]), &[x.clone()]);
-    check("transpose", |xs| lax::transpose(&xs[0], &[2, 0, 1]), &[x.clone()]);
+    check(
+        "transpose",
+        |xs| lax::transpose(&xs[0], &[2, 0, 1]),
+        &[x.clone()],
+    );
     let y = r.tensor(&[5, 6], -1.0, 1.0);
-    check("slice", |xs| lax::slice(&xs[0], &[1, 0], &[5, 5], &[2, 3]), &[y.clone()]);
+    check(
+        "slice",
+        |xs| lax::slice(&xs[0], &[1, 0], &[5, 5], &[2, 3]),
+        &[y.clone()],
+    );
     check("rev", |xs| lax::rev(&xs[0], &[0, 1]), &[y.clone()]);
     let pv = r.tensor(&[], -1.0, 1.0);
     check(
@@ -148,7 +177,11 @@ fn layout_primitives() {
         &[y.clone(), pv],
     );
     let z = r.tensor(&[5, 2], -1.0, 1.0);
-    check("concatenate", |xs| lax::concatenate(&[&xs[0], &xs[1]], 1), &[y, z]);
+    check(
+        "concatenate",
+        |xs| lax::concatenate(&[&xs[0], &xs[1]], 1),
+        &[y, z],
+    );
 }
 
 #[test]
@@ -156,14 +189,26 @@ fn reductions() {
     let mut r = Lcg(5);
     let x = r.tensor(&[3, 4, 2], 0.5, 2.0);
     for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min, ReduceOp::Prod] {
-        check(&format!("reduce {op:?}"), |xs| lax::reduce(op, &xs[0], &[0, 2]), &[x.clone()]);
+        check(
+            &format!("reduce {op:?}"),
+            |xs| lax::reduce(op, &xs[0], &[0, 2]),
+            &[x.clone()],
+        );
     }
     // Product with a zero: the zero-safe rule must still be exact.
     let z = Tensor::from_vec(vec![0.0f64, 2.0, 3.0, 1.5, 0.0, 4.0], [2, 3]).unwrap();
-    check("reduce prod with zeros", |xs| lax::reduce(ReduceOp::Prod, &xs[0], &[1]), &[z]);
+    check(
+        "reduce prod with zeros",
+        |xs| lax::reduce(ReduceOp::Prod, &xs[0], &[1]),
+        &[z],
+    );
     for op in [CumOp::Sum, CumOp::Prod] {
         for rev in [false, true] {
-            check(&format!("cumulative {op:?} rev={rev}"), |xs| lax::cumulative(op, &xs[0], 1, rev), &[x.clone()]);
+            check(
+                &format!("cumulative {op:?} rev={rev}"),
+                |xs| lax::cumulative(op, &xs[0], 1, rev),
+                &[x.clone()],
+            );
         }
     }
 }
@@ -174,10 +219,18 @@ fn dot_general() {
     let a = r.tensor(&[2, 3, 4, 5], -1.0, 1.0);
     let b = r.tensor(&[2, 5, 3, 6], -1.0, 1.0);
     // batch (0,0); contract lhs (1,3) with rhs (2,1).
-    check("dot_general", |xs| lax::dot_general(&xs[0], &xs[1], &[1, 3], &[2, 1], &[0], &[0]), &[a, b]);
+    check(
+        "dot_general",
+        |xs| lax::dot_general(&xs[0], &xs[1], &[1, 3], &[2, 1], &[0], &[0]),
+        &[a, b],
+    );
     let m = r.tensor(&[3, 4], -1.0, 1.0);
     let n = r.tensor(&[4, 2], -1.0, 1.0);
-    check("matmul", |xs| lax::dot_general(&xs[0], &xs[1], &[1], &[0], &[], &[]), &[m, n]);
+    check(
+        "matmul",
+        |xs| lax::dot_general(&xs[0], &xs[1], &[1], &[0], &[], &[]),
+        &[m, n],
+    );
 }
 
 #[test]
@@ -188,7 +241,17 @@ fn convolution() {
     let k = r.tensor(&[3, 2, 3, 2], -1.0, 1.0);
     check(
         "conv strided dilated",
-        |xs| lax::conv(&xs[0], &xs[1], &[2, 1], &[(1, 1), (0, 1)], &[1, 1], &[1, 2], 1),
+        |xs| {
+            lax::conv(
+                &xs[0],
+                &xs[1],
+                &[2, 1],
+                &[(1, 1), (0, 1)],
+                &[1, 1],
+                &[1, 2],
+                1,
+            )
+        },
         &[x.clone(), k],
     );
     // Grouped (depthwise-like): 4 channels, 2 groups.
@@ -196,7 +259,17 @@ fn convolution() {
     let k = r.tensor(&[6, 2, 2, 3], -1.0, 1.0);
     check(
         "conv grouped",
-        |xs| lax::conv(&xs[0], &xs[1], &[1, 2], &[(0, 0), (1, 0)], &[1, 1], &[1, 1], 2),
+        |xs| {
+            lax::conv(
+                &xs[0],
+                &xs[1],
+                &[1, 2],
+                &[(0, 0), (1, 0)],
+                &[1, 1],
+                &[1, 1],
+                2,
+            )
+        },
         &[x, k],
     );
     // Transposed (lhs dilation), 1-D.
@@ -217,7 +290,11 @@ fn windows() {
     let s = [1, 2, 2, 1];
     let p = [(0, 0), (1, 0), (1, 1), (0, 0)];
     for op in [WindowOp::Sum, WindowOp::Max, WindowOp::Min] {
-        check(&format!("reduce_window {op:?}"), |xs| lax::reduce_window(op, &xs[0], &w, &s, &p), &[x.clone()]);
+        check(
+            &format!("reduce_window {op:?}"),
+            |xs| lax::reduce_window(op, &xs[0], &w, &s, &p),
+            &[x.clone()],
+        );
     }
 }
 
@@ -241,8 +318,16 @@ fn gather_scatter_sort() {
         |xs| lax::scatter(&xs[0], &idxset, &xs[1], 1, ScatterMode::Set),
         &[x.clone(), updset],
     );
-    check("sort", |xs| Ok(lax::sort(&xs[0], 1, false)?.0), &[x.clone()]);
-    check("sort descending", |xs| Ok(lax::sort(&xs[0], 0, true)?.0), &[x]);
+    check(
+        "sort",
+        |xs| Ok(lax::sort(&xs[0], 1, false)?.0),
+        &[x.clone()],
+    );
+    check(
+        "sort descending",
+        |xs| Ok(lax::sort(&xs[0], 0, true)?.0),
+        &[x],
+    );
 }
 
 #[test]
@@ -269,6 +354,10 @@ fn higher_order() {
 #[test]
 fn stop_gradient_blocks() {
     let x = Tensor::from_vec(vec![2.0f64], [1]).unwrap();
-    let g = autodiff::grad(|xs| lax::reduce_sum(&lax::mul(&xs[0], &lax::stop_gradient(&xs[0])?)?, &[0]), &[x]).unwrap();
+    let g = autodiff::grad(
+        |xs| lax::reduce_sum(&lax::mul(&xs[0], &lax::stop_gradient(&xs[0])?)?, &[0]),
+        &[x],
+    )
+    .unwrap();
     assert_eq!(g[0].to_vec::<f64>().unwrap(), vec![2.0]);
 }

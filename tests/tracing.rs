@@ -15,7 +15,10 @@ fn model(xs: &[Tensor]) -> Result<Vec<Tensor>> {
 fn inputs() -> Vec<Tensor> {
     let x: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
     let w: Vec<f32> = (0..20).map(|i| (i as f32 * 0.11).cos()).collect();
-    vec![Tensor::from_vec(x, [3, 4]).unwrap(), Tensor::from_vec(w, [4, 5]).unwrap()]
+    vec![
+        Tensor::from_vec(x, [3, 4]).unwrap(),
+        Tensor::from_vec(w, [4, 5]).unwrap(),
+    ]
 }
 
 #[test]
@@ -60,7 +63,10 @@ fn gradient_can_be_traced() {
 #[test]
 fn eval_shape_with_unknown_batch() {
     let out = trace::eval_shape(
-        &[(vec![None, Some(4)], DType::F32), (vec![Some(4), Some(5)], DType::F32)],
+        &[
+            (vec![None, Some(4)], DType::F32),
+            (vec![Some(4), Some(5)], DType::F32),
+        ],
         model,
     )
     .unwrap();
@@ -71,7 +77,10 @@ fn eval_shape_with_unknown_batch() {
 #[test]
 fn eval_shape_reports_shape_errors() {
     let err = trace::eval_shape(
-        &[(vec![None, Some(4)], DType::F32), (vec![Some(3), Some(5)], DType::F32)],
+        &[
+            (vec![None, Some(4)], DType::F32),
+            (vec![Some(3), Some(5)], DType::F32),
+        ],
         model,
     )
     .unwrap_err();

@@ -68,6 +68,12 @@ fn record(kind: Kind, inputs: &[&Tensor], outputs: &[Tensor]) {
     })
 }
 
+/// True while any gradient tape exists on this thread (fused fast paths are skipped
+/// then, so that the primitive decomposition is recorded).
+pub(crate) fn tape_active() -> bool {
+    TAPES.with(|t| !t.borrow().is_empty())
+}
+
 pub(crate) fn record_prim(prim: &Prim, inputs: &[&Tensor], outputs: &[Tensor]) {
     let any = TAPES.with(|t| !t.borrow().is_empty());
     if any {

@@ -55,6 +55,7 @@ pub trait Backend: Send + Sync {
     /// The backend's name (`"cpu"`, `"torch"`, `"jax"`).
     fn name(&self) -> &'static str;
     /// Moves host data into backend storage.
+    #[allow(clippy::wrong_self_convention)] // a constructor on the backend object, by design
     fn from_host(&self, data: HostData, shape: &[usize]) -> Result<BufferRef>;
     /// Copies backend storage out to the host.
     fn to_host(&self, buf: &BufferRef, shape: &[usize], dtype: DType) -> Result<HostData>;

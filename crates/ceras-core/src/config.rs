@@ -165,3 +165,18 @@ pub fn image_data_format() -> DataFormat {
 pub fn set_image_data_format(f: DataFormat) {
     lock().image_data_format = f;
 }
+
+static FUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether ops may use a backend's fused fast paths (softmax, log-softmax) for
+/// concrete, untraced, unrecorded inputs. Off by default: a fused kernel rounds
+/// differently from the primitive decomposition that tracing records, so with it on,
+/// a replayed graph is no longer bit-identical to eager execution.
+pub fn fused_kernels() -> bool {
+    FUSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Enables or disables fused fast paths (see [`fused_kernels`]).
+pub fn set_fused_kernels(on: bool) {
+    FUSED.store(on, std::sync::atomic::Ordering::Relaxed)
+}

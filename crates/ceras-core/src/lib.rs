@@ -11,6 +11,7 @@ pub mod autodiff;
 pub mod backend;
 pub mod config;
 pub mod dispatch;
+mod display;
 pub mod dtype;
 pub mod error;
 pub mod lax;

@@ -312,7 +312,7 @@ impl HostData {
 
     /// Decodes little-endian bytes of `dtype` (bool as one byte per element).
     pub fn from_le_bytes(dtype: DType, bytes: &[u8]) -> Result<HostData> {
-        if bytes.len() % dtype.size_of() != 0 {
+        if !bytes.len().is_multiple_of(dtype.size_of()) {
             return Err(arg_err(
                 "from_bytes",
                 format!(

@@ -1,1 +1,318 @@
-//! cpu
+//! # ceras-cpu
+//!
+//! The native, pure-Rust CPU backend of ceras. Buffers are plain [`HostData`]
+//! (contiguous, row-major), so moving data in and out is free. Every primitive of
+//! [`Prim`] is implemented with monomorphized loops, parallelized with rayon for
+//! large inputs; matrix products and convolutions use the `gemm` crate.
+//!
+//! The backend registers itself under the name `"cpu"` through `inventory`; call
+//! [`register`] from a binary to make sure the crate is linked.
+
+mod conv;
+mod elementwise;
+mod index;
+mod layout;
+mod matmul;
+mod num;
+mod reduce;
+mod softmax;
+mod special;
+mod window;
+
+use ceras_core::backend::{Backend, BackendRegistration, Buffer, BufferRef, Fused, Operand};
+use ceras_core::error::{arg_err, dtype_err, shape_err, unsupported, Error, Result};
+use ceras_core::prim::{Prim, Spec};
+use ceras_core::shape::numel;
+use ceras_core::{DType, HostData};
+use std::any::Any;
+use std::sync::Arc;
+
+/// Storage of the cpu backend: the host vector itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuBuffer(pub HostData);
+
+impl Buffer for CpuBuffer {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The native CPU backend (`"cpu"`, Keras alias `"numpy"`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuBackend;
+
+impl CpuBackend {
+    /// Creates the backend (stateless; rayon's global pool does the threading).
+    pub fn new() -> CpuBackend {
+        CpuBackend
+    }
+}
+
+/// Forces this crate to be linked so its `inventory` registration is seen.
+/// A no-op otherwise; the umbrella crate calls it.
+pub fn register() {}
+
+fn make_cpu() -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(CpuBackend::new()))
+}
+
+inventory::submit! {
+    BackendRegistration { name: "cpu", make: make_cpu }
+}
+
+/// The host data of an operand, checked against its dtype and shape.
+fn host<'a>(op: &str, x: &Operand<'a>) -> Result<&'a HostData> {
+    let b = x.buf.as_any().downcast_ref::<CpuBuffer>().ok_or_else(|| {
+        Error::Backend(format!(
+            "{op}: operand buffer does not belong to the cpu backend"
+        ))
+    })?;
+    if b.0.dtype() != x.dtype {
+        return Err(dtype_err(
+            op,
+            format!(
+                "operand declared {} but its buffer holds {}",
+                x.dtype,
+                b.0.dtype()
+            ),
+        ));
+    }
+    if b.0.len() != numel(x.shape) {
+        return Err(shape_err(
+            op,
+            format!(
+                "operand of shape {:?} but its buffer has {} elements",
+                x.shape,
+                b.0.len()
+            ),
+        ));
+    }
+    Ok(&b.0)
+}
+
+fn buf(d: HostData) -> BufferRef {
+    Arc::new(CpuBuffer(d))
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn from_host(&self, data: HostData, shape: &[usize]) -> Result<BufferRef> {
+        if data.len() != numel(shape) {
+            return Err(shape_err(
+                "from_host",
+                format!(
+                    "{} elements do not fill shape {shape:?} ({} elements)",
+                    data.len(),
+                    numel(shape)
+                ),
+            ));
+        }
+        Ok(buf(data))
+    }
+
+    fn to_host(&self, b: &BufferRef, shape: &[usize], dtype: DType) -> Result<HostData> {
+        host(
+            "to_host",
+            &Operand {
+                buf: b,
+                shape,
+                dtype,
+            },
+        )
+        .cloned()
+    }
+
+    fn execute(
+        &self,
+        prim: &Prim,
+        inputs: &[Operand<'_>],
+        outs: &[Spec],
+    ) -> Result<Vec<BufferRef>> {
+        let name = prim.name();
+        let op = name.as_str();
+        match prim.arity() {
+            Some(n) if inputs.len() != n => {
+                return Err(arg_err(
+                    op,
+                    format!("expected {n} operands, got {}", inputs.len()),
+                ))
+            }
+            None if inputs.is_empty() => return Err(arg_err(op, "need at least one operand")),
+            _ => {}
+        }
+        if outs.is_empty() {
+            return Err(arg_err(op, "missing output spec"));
+        }
+        let data = |i: usize| host(op, &inputs[i]);
+        let shape = |i: usize| inputs[i].shape;
+        let out_shape = outs[0].shape.as_slice();
+        let out = match prim {
+            Prim::Unary(u) => match elementwise::unary(*u, data(0)?)? {
+                Some(d) => d,
+                None => return Ok(vec![inputs[0].buf.clone()]),
+            },
+            Prim::Binary(b) => elementwise::binary(*b, data(0)?, data(1)?)?,
+            Prim::Compare(c) => elementwise::compare(*c, data(0)?, data(1)?)?,
+            Prim::Select => elementwise::select(data(0)?, data(1)?, data(2)?)?,
+            Prim::Cast(d) => {
+                if inputs[0].dtype == *d {
+                    return Ok(vec![inputs[0].buf.clone()]);
+                }
+                elementwise::cast(data(0)?, *d)
+            }
+            Prim::Broadcast { dims, .. } => {
+                if shape(0) == out_shape {
+                    return Ok(vec![inputs[0].buf.clone()]);
+                }
+                layout::broadcast(data(0)?, shape(0), out_shape, dims)
+            }
+            Prim::Reshape(_) => {
+                data(0)?;
+                return Ok(vec![inputs[0].buf.clone()]);
+            }
+            Prim::Transpose(perm) => layout::transpose(data(0)?, shape(0), perm),
+            Prim::Slice { start, strides, .. } => {
+                layout::slice(data(0)?, shape(0), start, out_shape, strides)
+            }
+            Prim::Pad { lo, interior, .. } => {
+                let (x, pv) = (data(0)?, data(1)?);
+                if pv.len() != 1 || pv.dtype() != x.dtype() {
+                    return Err(arg_err(
+                        op,
+                        "padding value must be a scalar of the operand's dtype",
+                    ));
+                }
+                layout::pad(x, pv, shape(0), out_shape, lo, interior)
+            }
+            Prim::Concatenate(axis) => {
+                let parts: Vec<(&HostData, &[usize])> = (0..inputs.len())
+                    .map(|i| Ok((data(i)?, shape(i))))
+                    .collect::<Result<_>>()?;
+                if parts.iter().any(|(d, _)| d.dtype() != parts[0].0.dtype()) {
+                    return Err(dtype_err(op, "operands must have equal dtypes"));
+                }
+                layout::concatenate(&parts, *axis, numel(out_shape))
+            }
+            Prim::Reverse(axes) => layout::reverse(data(0)?, shape(0), axes),
+            Prim::Reduce { op: r, axes } => reduce::reduce(*r, data(0)?, shape(0), axes)?,
+            Prim::ArgReduce {
+                op: a,
+                axis,
+                index_dtype,
+            } => reduce::argreduce(*a, data(0)?, shape(0), *axis, *index_dtype)?,
+            Prim::DotGeneral {
+                lhs_contract,
+                rhs_contract,
+                lhs_batch,
+                rhs_batch,
+            } => {
+                let dims = matmul::DotDims {
+                    lc: lhs_contract,
+                    rc: rhs_contract,
+                    lb: lhs_batch,
+                    rb: rhs_batch,
+                };
+                matmul::dot_general(data(0)?, shape(0), data(1)?, shape(1), &dims)?
+            }
+            Prim::Conv {
+                strides,
+                padding,
+                lhs_dilation,
+                rhs_dilation,
+                groups,
+            } => {
+                let p = conv::ConvParams {
+                    strides,
+                    padding,
+                    lhs_dilation,
+                    rhs_dilation,
+                    groups: *groups,
+                };
+                conv::conv(data(0)?, shape(0), data(1)?, shape(1), out_shape, &p)?
+            }
+            Prim::ReduceWindow {
+                op: w,
+                window,
+                strides,
+                padding,
+            } => {
+                let win = window::Window {
+                    window,
+                    strides,
+                    padding,
+                };
+                window::reduce_window(*w, data(0)?, shape(0), &win, out_shape)?
+            }
+            Prim::SelectAndScatterAdd {
+                window,
+                strides,
+                padding,
+            } => {
+                let win = window::Window {
+                    window,
+                    strides,
+                    padding,
+                };
+                window::select_and_scatter_add(data(0)?, data(1)?, shape(0), &win, shape(1))?
+            }
+            Prim::Gather { axis } => index::gather(data(0)?, shape(0), data(1)?, *axis)?,
+            Prim::Scatter { axis, mode } => {
+                index::scatter(data(0)?, shape(0), data(1)?, data(2)?, *axis, *mode)?
+            }
+            Prim::Iota { shape, dtype, dim } => index::iota(shape, *dtype, *dim),
+            Prim::Sort { axis, descending } => {
+                let (v, i) = index::sort(data(0)?, shape(0), *axis, *descending);
+                return Ok(vec![buf(v), buf(i)]);
+            }
+            Prim::Cumulative {
+                op: c,
+                axis,
+                reverse,
+            } => reduce::cumulative(*c, data(0)?, shape(0), *axis, *reverse)?,
+            Prim::StopGradient => {
+                return Err(unsupported(
+                    op,
+                    "stop_gradient is handled by the dispatcher and never reaches a backend",
+                ))
+            }
+        };
+        if out.len() != numel(out_shape) || out.dtype() != outs[0].dtype {
+            return Err(Error::Backend(format!(
+                "{op}: produced {} elements of {} for output spec {:?} {}",
+                out.len(),
+                out.dtype(),
+                out_shape,
+                outs[0].dtype
+            )));
+        }
+        Ok(vec![buf(out)])
+    }
+
+    fn fused(
+        &self,
+        op: &Fused,
+        inputs: &[Operand<'_>],
+        _outs: &[Spec],
+    ) -> Option<Result<Vec<BufferRef>>> {
+        let (axis, log) = match op {
+            Fused::Softmax { axis } => (*axis, false),
+            Fused::LogSoftmax { axis } => (*axis, true),
+        };
+        let x = inputs.first()?;
+        if x.dtype != DType::F32 || axis >= x.shape.len() {
+            return None;
+        }
+        let HostData::F32(v) = host("softmax", x).ok()? else {
+            return None;
+        };
+        Some(Ok(vec![buf(HostData::F32(softmax::softmax(
+            v, x.shape, axis, log,
+        )))]))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,10 @@ use super::*;
 
 fn read_pred(op: &str, p: &Tensor) -> Result<bool> {
     if p.size() != 1 {
-        return Err(arg_err(op, format!("the predicate must be a scalar, got shape {:?}", p.shape())));
+        return Err(arg_err(
+            op,
+            format!("the predicate must be a scalar, got shape {:?}", p.shape()),
+        ));
     }
     if p.is_traced() {
         return Err(arg_err(
@@ -45,10 +48,17 @@ pub type Branch<'a> = Box<dyn FnOnce(&[Tensor]) -> Result<Vec<Tensor>> + 'a>;
 
 /// Calls `branches[index]` on `operands`; the index is clamped to the valid range,
 /// as in Keras.
-pub fn switch(index: impl IntoTensor, branches: Vec<Branch<'_>>, operands: &[Tensor]) -> Result<Vec<Tensor>> {
+pub fn switch(
+    index: impl IntoTensor,
+    branches: Vec<Branch<'_>>,
+    operands: &[Tensor],
+) -> Result<Vec<Tensor>> {
     let i = index.into_tensor()?;
     if i.is_traced() {
-        return Err(arg_err("switch", "the index is a traced tensor; it must be concrete"));
+        return Err(arg_err(
+            "switch",
+            "the index is a traced tensor; it must be concrete",
+        ));
     }
     if branches.is_empty() {
         return Err(arg_err("switch", "need at least one branch"));
@@ -84,14 +94,22 @@ pub fn while_loop(
         if next.len() != vars.len() {
             return Err(arg_err(
                 "while_loop",
-                format!("body returned {} values for {} loop variables", next.len(), vars.len()),
+                format!(
+                    "body returned {} values for {} loop variables",
+                    next.len(),
+                    vars.len()
+                ),
             ));
         }
         for (a, b) in vars.iter().zip(&next) {
             if a.shape() != b.shape() {
                 return Err(crate::error::shape_err(
                     "while_loop",
-                    format!("body changed a loop variable's shape from {:?} to {:?}", a.shape(), b.shape()),
+                    format!(
+                        "body changed a loop variable's shape from {:?} to {:?}",
+                        a.shape(),
+                        b.shape()
+                    ),
                 ));
             }
         }
@@ -138,12 +156,18 @@ fn leading_len(op: &str, xs: &[Tensor], length: Option<usize>) -> Result<usize> 
     };
     for x in xs {
         if x.ndim() == 0 || x.shape()[0] != n {
-            return Err(crate::error::shape_err(op, format!("all inputs must have leading size {n}, got {:?}", x.shape())));
+            return Err(crate::error::shape_err(
+                op,
+                format!("all inputs must have leading size {n}, got {:?}", x.shape()),
+            ));
         }
     }
     if let Some(l) = length {
         if l != n {
-            return Err(arg_err(op, format!("length {l} does not match the leading size {n} of xs")));
+            return Err(arg_err(
+                op,
+                format!("length {l} does not match the leading size {n} of xs"),
+            ));
         }
     }
     Ok(n)
@@ -158,7 +182,10 @@ fn stack_outputs(op: &str, ys: Vec<Vec<Tensor>>) -> Result<Vec<Tensor>> {
         .map(|j| {
             let col: Vec<Tensor> = ys.iter().map(|y| y[j].clone()).collect();
             if col.iter().any(|t| t.shape() != col[0].shape()) {
-                return Err(crate::error::shape_err(op, "per-step outputs must all have the same shape"));
+                return Err(crate::error::shape_err(
+                    op,
+                    "per-step outputs must all have the same shape",
+                ));
             }
             stack(&col, 0)
         })
@@ -190,7 +217,11 @@ pub fn scan(
     let n = leading_len("scan", xs, length)?;
     let mut carry = init;
     let mut ys = Vec::with_capacity(n);
-    let order: Vec<usize> = if reverse { (0..n).rev().collect() } else { (0..n).collect() };
+    let order: Vec<usize> = if reverse {
+        (0..n).rev().collect()
+    } else {
+        (0..n).collect()
+    };
     for i in order {
         let x = slice0(xs, i)?;
         let (c, y) = f(&carry, &x)?;
@@ -207,14 +238,22 @@ pub fn scan(
 }
 
 /// Applies `f` to each slice of `xs` along axis 0 and stacks the results.
-pub fn map(mut f: impl FnMut(&[Tensor]) -> Result<Vec<Tensor>>, xs: &[Tensor]) -> Result<Vec<Tensor>> {
+pub fn map(
+    mut f: impl FnMut(&[Tensor]) -> Result<Vec<Tensor>>,
+    xs: &[Tensor],
+) -> Result<Vec<Tensor>> {
     let n = leading_len("map", xs, None)?;
-    let ys = (0..n).map(|i| f(&slice0(xs, i)?)).collect::<Result<Vec<_>>>()?;
+    let ys = (0..n)
+        .map(|i| f(&slice0(xs, i)?))
+        .collect::<Result<Vec<_>>>()?;
     stack_outputs("map", ys)
 }
 
 /// Same as [`map`] (ceras has no separate vectorizing transform yet).
-pub fn vectorized_map(f: impl FnMut(&[Tensor]) -> Result<Vec<Tensor>>, xs: &[Tensor]) -> Result<Vec<Tensor>> {
+pub fn vectorized_map(
+    f: impl FnMut(&[Tensor]) -> Result<Vec<Tensor>>,
+    xs: &[Tensor],
+) -> Result<Vec<Tensor>> {
     map(f, xs)
 }
 
@@ -232,13 +271,23 @@ pub fn associative_scan(
         return Ok(x.clone());
     }
     let mut parts: Vec<Tensor> = Vec::with_capacity(n);
-    let order: Vec<usize> = if reverse { (0..n).rev().collect() } else { (0..n).collect() };
+    let order: Vec<usize> = if reverse {
+        (0..n).rev().collect()
+    } else {
+        (0..n).collect()
+    };
     let mut acc: Option<Tensor> = None;
     for i in order {
         let xi = lax::slice_axis(x, ax, i, i + 1)?;
         let v = match &acc {
             None => xi,
-            Some(a) => if reverse { f(&xi, a)? } else { f(a, &xi)? },
+            Some(a) => {
+                if reverse {
+                    f(&xi, a)?
+                } else {
+                    f(a, &xi)?
+                }
+            }
         };
         acc = Some(v.clone());
         parts.push(v);

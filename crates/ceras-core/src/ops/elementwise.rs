@@ -473,7 +473,7 @@ pub fn clip(x: impl IntoTensor, x_min: impl IntoTensor, x_max: impl IntoTensor) 
     let d = result_dtype(&[&x, &lo, &hi]);
     let m = maximum(
         &lax::convert(&x, d)?,
-        &cast_keep(&lo, d)?.with_weak(lo.is_weak()),
+        cast_keep(&lo, d)?.with_weak(lo.is_weak()),
     )?;
-    minimum(&m, &cast_keep(&hi, d)?.with_weak(hi.is_weak()))
+    minimum(&m, cast_keep(&hi, d)?.with_weak(hi.is_weak()))
 }

@@ -10,11 +10,16 @@ pub fn matmul(x1: impl IntoTensor, x2: impl IntoTensor) -> Result<Tensor> {
     if a.ndim() == 0 || b.ndim() == 0 {
         return Err(shape_err("matmul", "inputs must be at least 1-D"));
     }
+    // Keras (JAX): the promoted dtype, except int8 x int8 accumulates into int32;
+    // bool products are computed in int32 and converted back.
     let d = result_dtype(&[&a, &b]);
-    let d = match d {
-        DType::Bool | DType::I8 | DType::I16 | DType::U8 | DType::U16 => DType::I32,
-        d => d,
+    let d = if a.dtype() == DType::I8 && b.dtype() == DType::I8 {
+        DType::I32
+    } else {
+        d
     };
+    let out_bool = d == DType::Bool;
+    let d = if out_bool { DType::I32 } else { d };
     let a1 = a.ndim() == 1;
     let b1 = b.ndim() == 1;
     let a = if a1 {
@@ -60,6 +65,9 @@ pub fn matmul(x1: impl IntoTensor, x2: impl IntoTensor) -> Result<Tensor> {
         let mut s = out.shape().to_vec();
         s.pop();
         out = lax::reshape(&out, &s)?;
+    }
+    if out_bool {
+        out = lax::compare(CmpOp::Ne, &out, &lax::zeros_like(&out)?)?;
     }
     Ok(out)
 }

@@ -16,29 +16,47 @@
 
 use crate::config;
 use crate::dtype::{result_type_weak, DType, TypeArg};
-use crate::error::{arg_err, dtype_err, Result};
+use crate::error::{arg_err, Result};
 use crate::lax;
 use crate::prim::*;
 use crate::shape::broadcast_shapes;
 use crate::tensor::{IntoTensor, Tensor};
 
 pub mod control;
+pub mod conv;
 pub mod creation;
 pub mod elementwise;
 pub mod indexing;
 pub mod linalg;
+pub mod losses;
+pub mod manip;
+pub mod math_ext;
 pub mod nn;
+pub mod pool;
+pub mod products;
 pub mod reduction;
+pub mod search;
+pub mod segment;
 pub mod shape_ops;
+pub mod stats;
 
 pub use control::*;
+pub use conv::*;
 pub use creation::*;
 pub use elementwise::*;
 pub use indexing::*;
 pub use linalg::*;
+pub use losses::*;
+pub use manip::*;
+pub use math_ext::*;
 pub use nn::*;
+pub use pool::*;
+pub use products::*;
 pub use reduction::*;
+pub use search::*;
+pub use segment::*;
 pub use shape_ops::*;
+pub use stats::*;
 
 /// Converts an argument to a tensor.
 pub fn convert_to_tensor(x: impl IntoTensor) -> Result<Tensor> {
@@ -127,17 +145,6 @@ pub(crate) fn axes_or_all(op: &str, axis: Option<&[i64]>, rank: usize) -> Result
             Ok(v)
         }
     }
-}
-
-/// Fails unless `x` is a float tensor.
-pub(crate) fn require_float(op: &str, x: &Tensor) -> Result<()> {
-    if !x.dtype().is_float() {
-        return Err(dtype_err(
-            op,
-            format!("expected a floating-point tensor, got {}", x.dtype()),
-        ));
-    }
-    Ok(())
 }
 
 /// Reads the values of a small integer tensor (for ops that take index tensors).

@@ -1,22 +1,1026 @@
-//! Neural-network ops: activations, softmax, convolution, pooling, losses, normalization.
+//! `keras.ops.nn`: activations, softmax, one-hot encodings, normalization,
+//! attention and space/depth rearrangements. Convolutions are in
+//! [`conv`](super::conv), pooling in [`pool`](super::pool), losses in
+//! [`losses`](super::losses).
+//!
+//! Formulas follow Keras's JAX backend (`jax.nn`). Integer inputs of float
+//! activations are computed in `floatx`; `float16` / `bfloat16` inputs are computed in
+//! `float32` and rounded once at the end, as XLA does on CPU.
 
 use super::*;
+use crate::config::DataFormat;
+use crate::dtype::DType;
+use crate::error::{shape_err, unsupported};
+use crate::shape::norm_axis;
 
-/// `max(x, 0)`.
-pub fn relu(x: impl IntoTensor) -> Result<Tensor> {
+/// An `axis` argument that may be one axis, several axes, or all axes (Python
+/// `None`), as `softmax` and `log_softmax` accept.
+///
+/// ```
+/// use ceras::ops::AxisArg;
+/// assert_eq!(AxisArg::from(-1), AxisArg::Axes(vec![-1]));
+/// assert_eq!(AxisArg::from([0, 1]), AxisArg::Axes(vec![0, 1]));
+/// assert_eq!(AxisArg::from(None::<i64>), AxisArg::All);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AxisArg {
+    /// Every axis (Keras `axis=None`).
+    All,
+    /// The given axes (negative values count from the end).
+    Axes(Vec<i64>),
+}
+
+macro_rules! axis_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for AxisArg {
+            fn from(a: $t) -> AxisArg {
+                AxisArg::Axes(vec![a as i64])
+            }
+        }
+        impl From<Option<$t>> for AxisArg {
+            fn from(a: Option<$t>) -> AxisArg {
+                match a {
+                    None => AxisArg::All,
+                    Some(a) => AxisArg::Axes(vec![a as i64]),
+                }
+            }
+        }
+        impl<const N: usize> From<[$t; N]> for AxisArg {
+            fn from(a: [$t; N]) -> AxisArg {
+                AxisArg::Axes(a.iter().map(|&v| v as i64).collect())
+            }
+        }
+        impl From<&[$t]> for AxisArg {
+            fn from(a: &[$t]) -> AxisArg {
+                AxisArg::Axes(a.iter().map(|&v| v as i64).collect())
+            }
+        }
+        impl From<Option<&[$t]>> for AxisArg {
+            fn from(a: Option<&[$t]>) -> AxisArg {
+                match a {
+                    None => AxisArg::All,
+                    Some(a) => a.into(),
+                }
+            }
+        }
+        impl From<Vec<$t>> for AxisArg {
+            fn from(a: Vec<$t>) -> AxisArg {
+                AxisArg::Axes(a.iter().map(|&v| v as i64).collect())
+            }
+        }
+    )*};
+}
+axis_from!(i32, i64);
+
+impl AxisArg {
+    /// Sorted, normalized axes for a tensor of `rank`.
+    pub(crate) fn resolve(&self, op: &str, rank: usize) -> Result<Vec<i64>> {
+        let mut v = match self {
+            AxisArg::All => (0..rank).collect(),
+            AxisArg::Axes(a) => crate::shape::norm_axes(op, a, rank)?,
+        };
+        v.sort();
+        Ok(v.into_iter().map(|a| a as i64).collect())
+    }
+}
+
+/// Compute dtype for a result dtype: half types are computed in `float32`.
+pub(crate) fn compute_dtype(d: DType) -> DType {
+    if matches!(d, DType::F16 | DType::BF16) {
+        DType::F32
+    } else {
+        d
+    }
+}
+
+/// Runs `f` on `x` in its float compute dtype and casts the result to Keras's result
+/// dtype (`x`'s float dtype, `floatx` for integers).
+fn float_act(x: impl IntoTensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
     let x = x.into_tensor()?;
+    let out = float_dtype(&[&x]);
+    let xc = lax::convert(&x, compute_dtype(out))?;
+    let y = f(&xc)?;
+    lax::convert(&y, out)
+}
+
+/// `max(x, 0)`; integer inputs stay integers.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![-1.0f32, 0.0, 2.0], [3]).unwrap();
+/// assert_eq!(ops::relu(&x).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 0.0, 2.0]);
+/// ```
+pub fn relu(x: impl IntoTensor) -> Result<Tensor> {
+    let x = x.into_tensor()?.with_weak(false);
+    if x.dtype() == DType::Bool || x.dtype().is_unsigned_int() {
+        return Ok(x);
+    }
     let z = lax::zeros_like(&x)?;
     lax::binary(BinaryOp::Max, &x, &z)
 }
 
-/// Softmax along `axis` (default -1).
-pub fn softmax(x: impl IntoTensor, axis: Option<i64>) -> Result<Tensor> {
+/// `min(max(x, 0), 6)`.
+pub fn relu6(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, |x| minimum(maximum(x, 0.0)?, 6.0))
+}
+
+/// `log(1 + exp(x))`, computed stably as `max(x, 0) + log1p(exp(-|x|))`.
+pub fn softplus(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, softplus_f)
+}
+
+fn softplus_f(x: &Tensor) -> Result<Tensor> {
+    let m = maximum(x, 0.0)?;
+    add(&m, &log1p(exp(negative(abs(x)?)?)?)?)
+}
+
+/// `x / (|x| + 1)`.
+pub fn softsign(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, |x| divide(x, add(abs(x)?, 1.0)?))
+}
+
+/// Sigmoid-weighted linear unit `x * sigmoid(x)` (also called swish).
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let y = ops::silu(Tensor::from_vec(vec![0.0f32], [1]).unwrap()).unwrap();
+/// assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.0]);
+/// ```
+pub fn silu(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, |x| multiply(x, sigmoid(x)?))
+}
+
+/// Alias of [`silu`].
+pub fn swish(x: impl IntoTensor) -> Result<Tensor> {
+    silu(x)
+}
+
+/// `log(sigmoid(x)) = -softplus(-x)`.
+pub fn log_sigmoid(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, |x| negative(softplus_f(&negative(x)?)?))
+}
+
+/// `x` where `x >= 0`, else `negative_slope * x` (Keras's default slope is `0.2`).
+pub fn leaky_relu(x: impl IntoTensor, negative_slope: f64) -> Result<Tensor> {
+    float_act(x, |x| {
+        r#where(greater_equal(x, 0.0)?, x, multiply(x, negative_slope)?)
+    })
+}
+
+/// `relu6(x + 3) / 6`.
+pub fn hard_sigmoid(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, hard_sigmoid_f)
+}
+
+fn hard_sigmoid_f(x: &Tensor) -> Result<Tensor> {
+    let r = minimum(maximum(add(x, 3.0)?, 0.0)?, 6.0)?;
+    divide(r, 6.0)
+}
+
+/// `x * hard_sigmoid(x)`.
+pub fn hard_silu(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, |x| multiply(x, hard_sigmoid_f(x)?))
+}
+
+/// Alias of [`hard_silu`].
+pub fn hard_swish(x: impl IntoTensor) -> Result<Tensor> {
+    hard_silu(x)
+}
+
+fn elu_f(x: &Tensor, alpha: f64) -> Result<Tensor> {
+    let pos = greater(x, 0.0)?;
+    let safe = r#where(&pos, 0.0, x)?;
+    r#where(&pos, x, multiply(expm1(safe)?, alpha)?)
+}
+
+/// Exponential linear unit: `x` for `x > 0`, else `alpha * (exp(x) - 1)`.
+pub fn elu(x: impl IntoTensor, alpha: f64) -> Result<Tensor> {
+    float_act(x, |x| elu_f(x, alpha))
+}
+
+/// Scaled exponential linear unit, `scale * elu(x, alpha)` with SELU's constants.
+pub fn selu(x: impl IntoTensor) -> Result<Tensor> {
+    const ALPHA: f64 = 1.673_263_242_354_377_3;
+    const SCALE: f64 = 1.050_700_987_355_480_5;
+    float_act(x, |x| multiply(elu_f(x, ALPHA)?, SCALE))
+}
+
+/// Gaussian error linear unit. `approximate = true` (Keras's default) uses the tanh
+/// approximation `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`; `false` the exact
+/// `0.5 x (1 + erf(x / √2))`.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let y = ops::gelu(Tensor::from_vec(vec![0.0f32], [1]).unwrap(), true).unwrap();
+/// assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.0]);
+/// ```
+pub fn gelu(x: impl IntoTensor, approximate: bool) -> Result<Tensor> {
+    float_act(x, |x| {
+        if approximate {
+            let s = (2.0 / std::f64::consts::PI).sqrt();
+            let x3 = multiply(multiply(x, x)?, x)?;
+            let inner = multiply(add(x, multiply(&x3, 0.044715)?)?, s)?;
+            let cdf = multiply(add(tanh(inner)?, 1.0)?, 0.5)?;
+            multiply(x, cdf)
+        } else {
+            let e = erf(multiply(x, std::f64::consts::FRAC_1_SQRT_2)?)?;
+            multiply(multiply(x, 0.5)?, add(e, 1.0)?)
+        }
+    })
+}
+
+/// Continuously differentiable ELU: `max(x, 0) + alpha * expm1(min(x, 0) / alpha)`.
+pub fn celu(x: impl IntoTensor, alpha: f64) -> Result<Tensor> {
+    float_act(x, |x| {
+        let neg = expm1(divide(minimum(x, 0.0)?, alpha)?)?;
+        add(maximum(x, 0.0)?, multiply(neg, alpha)?)
+    })
+}
+
+/// Gated linear unit: splits `x` in two halves `a, b` along `axis` (default -1) and
+/// returns `a * sigmoid(b)`.
+pub fn glu(x: impl IntoTensor, axis: i64) -> Result<Tensor> {
+    let x = x.into_tensor()?;
+    let ax = norm_axis("glu", axis, x.ndim())?;
+    let n = x.shape()[ax];
+    if n % 2 != 0 {
+        return Err(shape_err(
+            "glu",
+            format!(
+                "the size of axis {axis} must be even to split it in two halves, got shape {:?}",
+                x.shape()
+            ),
+        ));
+    }
+    float_act(x, |x| {
+        let a = lax::slice_axis(x, ax, 0, n / 2)?;
+        let b = lax::slice_axis(x, ax, n / 2, n)?;
+        multiply(a, sigmoid(b)?)
+    })
+}
+
+/// `x - tanh(x)`.
+pub fn tanh_shrink(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, |x| subtract(x, tanh(x)?))
+}
+
+/// `clip(x, -1, 1)`.
+pub fn hard_tanh(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, |x| {
+        r#where(greater(x, 1.0)?, 1.0, r#where(less(x, -1.0)?, -1.0, x)?)
+    })
+}
+
+/// `x` where `|x| > threshold`, else 0 (Keras's default threshold is `0.5`).
+pub fn hard_shrink(x: impl IntoTensor, threshold: f64) -> Result<Tensor> {
+    float_act(x, |x| r#where(greater(abs(x)?, threshold)?, x, 0.0))
+}
+
+/// Soft shrinkage: `x - t` for `x > t`, `x + t` for `x < -t`, else 0 (default `t = 0.5`).
+pub fn soft_shrink(x: impl IntoTensor, threshold: f64) -> Result<Tensor> {
+    float_act(x, |x| {
+        let inner = r#where(less(x, -threshold)?, add(x, threshold)?, 0.0)?;
+        r#where(greater(x, threshold)?, subtract(x, threshold)?, inner)
+    })
+}
+
+/// `x` where `x > threshold`, else `default_value`.
+pub fn threshold(x: impl IntoTensor, threshold: f64, default_value: f64) -> Result<Tensor> {
+    float_act(x, |x| r#where(greater(x, threshold)?, x, default_value))
+}
+
+/// Squareplus `(x + sqrt(x² + b)) / 2` (Keras's default `b = 4`).
+pub fn squareplus(x: impl IntoTensor, b: f64) -> Result<Tensor> {
+    float_act(x, |x| {
+        let s = sqrt(add(multiply(x, x)?, b)?)?;
+        divide(add(x, s)?, 2.0)
+    })
+}
+
+/// SparsePlus: 0 for `x <= -1`, `x` for `x >= 1`, else `(x + 1)² / 4`.
+pub fn sparse_plus(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, |x| {
+        let p = add(x, 1.0)?;
+        let mid = divide(multiply(&p, &p)?, 4.0)?;
+        r#where(
+            less_equal(x, -1.0)?,
+            0.0,
+            r#where(greater_equal(x, 1.0)?, x, mid)?,
+        )
+    })
+}
+
+/// Sparse sigmoid `clip((x + 1) / 2, 0, 1)`.
+pub fn sparse_sigmoid(x: impl IntoTensor) -> Result<Tensor> {
+    float_act(x, |x| multiply(clip(add(x, 1.0)?, 0.0, 2.0)?, 0.5))
+}
+
+/// Sparsemax along `axis` (default -1): the Euclidean projection of `x` onto the
+/// probability simplex, which is sparse.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![0.0f32, 2.0], [2]).unwrap();
+/// assert_eq!(ops::sparsemax(&x, -1).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 1.0]);
+/// ```
+pub fn sparsemax(x: impl IntoTensor, axis: i64) -> Result<Tensor> {
+    let x = x.into_tensor()?;
+    let ax = norm_axis("sparsemax", axis, x.ndim())?;
+    float_act(x, |x| {
+        let ax_i = ax as i64;
+        let (sorted, _) = lax::sort(x, ax, true)?;
+        let cum = lax::cumulative(CumOp::Sum, &sorted, ax, false)?;
+        let r = lax::add_scalar(&lax::iota(x.shape(), x.dtype(), ax)?, 1.0)?;
+        let support = greater(subtract(&sorted, divide(subtract(&cum, 1.0)?, &r)?)?, 0.0)?;
+        let k = sum(lax::convert(&support, x.dtype())?, Some(&[ax_i]), true)?;
+        let cum_safe = r#where(&support, &cum, 0.0)?;
+        let tau = divide(subtract(sum(cum_safe, Some(&[ax_i]), true)?, 1.0)?, k)?;
+        maximum(subtract(x, tau)?, 0.0)
+    })
+}
+
+/// Softmax `exp(x) / sum(exp(x))` over `axis` (Keras's default is `-1`; several axes
+/// or [`AxisArg::All`] normalize over all of them jointly).
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![1.0f32, 1.0], [2]).unwrap();
+/// assert_eq!(ops::softmax(&x, -1).unwrap().to_vec::<f32>().unwrap(), vec![0.5, 0.5]);
+/// ```
+pub fn softmax(x: impl IntoTensor, axis: impl Into<AxisArg>) -> Result<Tensor> {
+    let x = x.into_tensor()?;
+    let axes = axis.into().resolve("softmax", x.ndim())?;
+    float_act(x, |x| {
+        if let [a] = axes[..] {
+            if let Some(y) = fused_softmax(x, a as usize, false)? {
+                return Ok(y);
+            }
+        }
+        let m = lax::stop_gradient(&max(x, Some(&axes[..]), true, None)?)?;
+        let e = exp(subtract(x, &m)?)?;
+        let s = sum(&e, Some(&axes[..]), true)?;
+        divide(&e, &s)
+    })
+}
+
+/// `log(softmax(x))` over `axis`, computed stably as `x - max - log(sum(exp(x - max)))`.
+pub fn log_softmax(x: impl IntoTensor, axis: impl Into<AxisArg>) -> Result<Tensor> {
+    let x = x.into_tensor()?;
+    let axes = axis.into().resolve("log_softmax", x.ndim())?;
+    float_act(x, |x| {
+        if let [a] = axes[..] {
+            if let Some(y) = fused_softmax(x, a as usize, true)? {
+                return Ok(y);
+            }
+        }
+        let m = lax::stop_gradient(&max(x, Some(&axes[..]), true, None)?)?;
+        let shifted = subtract(x, &m)?;
+        let lse = log(sum(exp(&shifted)?, Some(&axes[..]), true)?)?;
+        subtract(&shifted, &lse)
+    })
+}
+
+/// The backend's fused softmax / log-softmax, when enabled (`config::set_fused_kernels`)
+/// and usable: a concrete input, no
+/// gradient tape and no trace (the decomposition is what gets recorded otherwise).
+fn fused_softmax(x: &Tensor, axis: usize, log: bool) -> Result<Option<Tensor>> {
+    use crate::backend::Fused;
+    if !config::fused_kernels()
+        || x.is_traced()
+        || crate::trace::is_tracing()
+        || crate::autodiff::tape_active()
+    {
+        return Ok(None);
+    }
+    let op = if log {
+        Fused::LogSoftmax { axis }
+    } else {
+        Fused::Softmax { axis }
+    };
+    let operand = x.operand("softmax")?;
+    let out = x.spec().clone();
+    match crate::backend::current()?.fused(&op, &[operand], std::slice::from_ref(&out)) {
+        None => Ok(None),
+        Some(r) => {
+            let buf = r?.into_iter().next().ok_or_else(|| {
+                arg_err("softmax", "the backend's fused softmax returned no output")
+            })?;
+            Ok(Some(Tensor::from_parts(
+                out,
+                false,
+                crate::tensor::Value::Concrete(buf),
+            )))
+        }
+    }
+}
+
+/// One-hot encoding: a new axis of size `num_classes` is inserted at `axis` (default
+/// -1), with 1 where the class equals `x`. Out-of-range (including negative) classes
+/// give all zeros. `dtype` defaults to `floatx`.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![0i32, 2], [2]).unwrap();
+/// let y = ops::one_hot(&x, 3, -1, None).unwrap();
+/// assert_eq!(y.to_vec::<f32>().unwrap(), vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+/// ```
+pub fn one_hot(
+    x: impl IntoTensor,
+    num_classes: usize,
+    axis: i64,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
+    let x = x.into_tensor()?.with_weak(false);
+    let x = match x.dtype() {
+        DType::Bool | DType::I8 | DType::I16 | DType::U8 | DType::U16 => {
+            lax::convert(&x, DType::I32)?
+        }
+        DType::U32 | DType::U64 => lax::convert(&x, DType::I64)?,
+        _ => x,
+    };
+    let r = x.ndim() + 1;
+    let ax = norm_axis("one_hot", axis, r)?;
+    let mut shape = x.shape().to_vec();
+    shape.insert(ax, num_classes);
+    let mut s1 = x.shape().to_vec();
+    s1.insert(ax, 1);
+    let lhs = lax::broadcast_in_dim(&lax::reshape(&x, &s1)?, &shape, &(0..r).collect::<Vec<_>>())?;
+    let rhs = lax::iota(&shape, x.dtype(), ax)?;
+    let eq = lax::compare(CmpOp::Eq, &lhs, &rhs)?;
+    lax::convert(&eq, dtype.unwrap_or_else(config::floatx))
+}
+
+/// Multi-hot encoding (`keras.ops.multi_hot`): the one-hot encoding of `inputs` (cast
+/// to int32) reduced with `max` over axis 1 for batched (rank ≥ 2) inputs, over axis
+/// 0 for rank-1 inputs — Keras's exact rule. `dtype` defaults to `floatx`.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![0i32, 2, 2], [1, 3]).unwrap();
+/// let y = ops::multi_hot(&x, 4, -1, None).unwrap();
+/// assert_eq!(y.to_vec::<f32>().unwrap(), vec![1.0, 0.0, 1.0, 0.0]);
+/// ```
+pub fn multi_hot(
+    inputs: impl IntoTensor,
+    num_classes: usize,
+    axis: i64,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
+    let x = inputs.into_tensor()?;
+    let x = lax::convert(&x, DType::I32)?;
+    let red = if x.ndim() > 1 { 1 } else { 0 };
+    let oh = one_hot(&x, num_classes, axis, dtype)?;
+    max(&oh, Some(&[red]), false, None)
+}
+
+/// Mean and variance of `x` over `axes` (`keras.ops.moments`). `float16` / `bfloat16`
+/// inputs are computed in `float32` and clipped to the `float16` range before being
+/// cast back. `synchronized = true` (cross-replica statistics) is not supported, as
+/// with Keras's JAX backend.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![1.0f32, 3.0], [2]).unwrap();
+/// let (m, v) = ops::moments(&x, &[0], false, false).unwrap();
+/// assert_eq!((m.item::<f32>().unwrap(), v.item::<f32>().unwrap()), (2.0, 1.0));
+/// ```
+pub fn moments(
+    x: impl IntoTensor,
+    axes: &[i64],
+    keepdims: bool,
+    synchronized: bool,
+) -> Result<(Tensor, Tensor)> {
+    if synchronized {
+        return Err(unsupported(
+            "moments",
+            "synchronized=true (cross-replica statistics) is not supported, as with Keras's JAX backend",
+        ));
+    }
+    let x = x.into_tensor()?;
+    let orig = x.dtype();
+    let half = matches!(orig, DType::F16 | DType::BF16);
+    let xc = if half {
+        lax::convert(&x, DType::F32)?
+    } else {
+        x
+    };
+    let m = mean(&xc, Some(axes), keepdims)?;
+    let v = var(&xc, Some(axes), keepdims)?;
+    if !half {
+        return Ok((m, v));
+    }
+    let back = |t: Tensor| -> Result<Tensor> {
+        let t = clip(&t, -65504.0, 65504.0)?;
+        lax::convert(&t, orig)
+    };
+    Ok((back(m)?, back(v)?))
+}
+
+fn vector_along(op: &str, name: &str, v: &Tensor, x: &Tensor, ax: usize) -> Result<Tensor> {
+    if v.ndim() != 1 || v.shape()[0] != x.shape()[ax] {
+        return Err(shape_err(
+            op,
+            format!(
+                "`{name}` must be a vector of length x.shape[axis] = {} (x shape {:?}, axis {ax}), got shape {:?}",
+                x.shape()[ax],
+                x.shape(),
+                v.shape()
+            ),
+        ));
+    }
+    let mut s = vec![1; x.ndim()];
+    s[ax] = v.shape()[0];
+    lax::reshape(v, &s)
+}
+
+/// Batch normalization with given statistics: `(x - mean) / sqrt(variance + epsilon)
+/// * scale + offset`, the vectors laid along `axis` (Keras's default `epsilon` is
+/// `1e-3`).
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![1.0f32, 3.0], [1, 2]).unwrap();
+/// let m = Tensor::from_vec(vec![1.0f32, 1.0], [2]).unwrap();
+/// let v = Tensor::from_vec(vec![1.0f32, 4.0], [2]).unwrap();
+/// let y = ops::batch_normalization(&x, &m, &v, -1, None, None, 0.0).unwrap();
+/// assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.0, 1.0]);
+/// ```
+pub fn batch_normalization(
+    x: impl IntoTensor,
+    mean: impl IntoTensor,
+    variance: impl IntoTensor,
+    axis: i64,
+    offset: Option<&Tensor>,
+    scale: Option<&Tensor>,
+    epsilon: f64,
+) -> Result<Tensor> {
+    const OP: &str = "batch_normalization";
+    let x = x.into_tensor()?;
+    let ax = norm_axis(OP, axis, x.ndim())?;
+    let m = vector_along(OP, "mean", &mean.into_tensor()?, &x, ax)?;
+    let v = vector_along(OP, "variance", &variance.into_tensor()?, &x, ax)?;
+    let mut inv = rsqrt(add(&v, epsilon)?)?;
+    if let Some(s) = scale {
+        inv = multiply(&inv, vector_along(OP, "scale", s, &x, ax)?)?;
+    }
+    let mut res = multiply(negative(&m)?, &inv)?;
+    if let Some(o) = offset {
+        res = add(&res, vector_along(OP, "offset", o, &x, ax)?)?;
+    }
+    add(multiply(&x, &inv)?, &res)
+}
+
+/// Layer normalization over `axis` (Keras's default `[-1]`):
+/// `(x - mean) / sqrt(var + epsilon) * gamma + beta`, computed in at least `float32`
+/// and cast back to `x`'s dtype. `epsilon` defaults to `config::epsilon()`.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![1.0f32, 3.0], [2]).unwrap();
+/// let y = ops::layer_normalization(&x, None, None, &[-1], Some(0.0)).unwrap();
+/// assert_eq!(y.to_vec::<f32>().unwrap(), vec![-1.0, 1.0]);
+/// ```
+pub fn layer_normalization(
+    x: impl IntoTensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    axis: &[i64],
+    epsilon: Option<f64>,
+) -> Result<Tensor> {
+    const OP: &str = "layer_normalization";
+    let x = x.into_tensor()?;
+    let eps = epsilon.unwrap_or_else(config::epsilon);
+    let orig = x.dtype();
+    let cd = crate::dtype::result_type(&[orig, DType::F32]);
+    let x = lax::convert(&x, cd)?;
+    let nd = x.ndim();
+    let mut axes = crate::shape::norm_axes(OP, axis, nd)?;
+    axes.sort();
+    let mut bshape = vec![1; nd];
+    for &a in &axes {
+        bshape[a] = x.shape()[a];
+    }
+    let last_only = axes == [nd - 1];
+    let prep = |v: Option<&Tensor>| -> Result<Option<Tensor>> {
+        match v {
+            None => Ok(None),
+            Some(v) => {
+                let v = lax::convert(v, cd)?;
+                if v.ndim() != nd && !last_only {
+                    Ok(Some(reshape(
+                        &v,
+                        &bshape.iter().map(|&d| d as i64).collect::<Vec<_>>(),
+                    )?))
+                } else {
+                    Ok(Some(v))
+                }
+            }
+        }
+    };
+    let (g, b) = (prep(gamma)?, prep(beta)?);
+    let ax_i: Vec<i64> = axes.iter().map(|&a| a as i64).collect();
+    let (m, v) = moments(&x, &ax_i, true, false)?;
+    let mut inv = rsqrt(add(&v, eps)?)?;
+    if let Some(g) = &g {
+        inv = multiply(&inv, g)?;
+    }
+    let mut res = multiply(negative(&m)?, &inv)?;
+    if let Some(b) = &b {
+        res = add(&res, b)?;
+    }
+    let out = add(multiply(&x, &inv)?, &res)?;
+    lax::convert(&out, orig)
+}
+
+/// Root-mean-square normalization over `axis` (Keras's default `[-1]`):
+/// `x / sqrt(mean(x²) + epsilon) * scale`, computed in at least `float32` and cast back
+/// to `x`'s dtype. `epsilon` defaults to `config::epsilon()`.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![3.0f32, 4.0], [2]).unwrap();
+/// let y = ops::rms_normalization(&x, None, &[-1], Some(0.0)).unwrap();
+/// assert!((y.to_vec::<f32>().unwrap()[1] - 4.0 / 12.5f32.sqrt()).abs() < 1e-6);
+/// ```
+pub fn rms_normalization(
+    x: impl IntoTensor,
+    scale: Option<&Tensor>,
+    axis: &[i64],
+    epsilon: Option<f64>,
+) -> Result<Tensor> {
+    let x = x.into_tensor()?;
+    let eps = epsilon.unwrap_or_else(config::epsilon);
+    let orig = x.dtype();
+    let cd = crate::dtype::result_type(&[orig, DType::F32]);
+    let mut x = lax::convert(&x, cd)?;
+    if x.ndim() == 0 {
+        x = lax::reshape(&x, &[1])?;
+    }
+    let rrms = rsqrt(add(mean(multiply(&x, &x)?, Some(axis), true)?, eps)?)?;
+    let mut out = multiply(&x, &rrms)?;
+    if let Some(s) = scale {
+        out = multiply(&out, lax::convert(s, cd)?)?;
+    }
+    lax::convert(&out, orig)
+}
+
+/// Normalizes `x` to unit `order`-norm along `axis` (Keras's defaults: `axis=-1`,
+/// `order=2`): `x / max(norm(x), epsilon)`; for `order = 2`,
+/// `x * rsqrt(max(sum(x²), epsilon²))`. `order` must be ≥ 1; `epsilon` defaults to
+/// `config::epsilon()`. A 0-d input becomes shape `[1]`, as in Keras.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![3.0f32, 4.0], [2]).unwrap();
+/// assert_eq!(ops::normalize(&x, -1, 2, None).unwrap().to_vec::<f32>().unwrap(), vec![0.6, 0.8]);
+/// ```
+pub fn normalize(
+    x: impl IntoTensor,
+    axis: i64,
+    order: i64,
+    epsilon: Option<f64>,
+) -> Result<Tensor> {
+    if order < 1 {
+        return Err(arg_err(
+            "normalize",
+            format!("argument `order` must be an int >= 1, got {order}"),
+        ));
+    }
     let x = x.into_tensor()?;
     let d = float_dtype(&[&x]);
-    let x = lax::convert(&x, d)?;
-    let ax = axis.unwrap_or(-1);
-    let m = lax::stop_gradient(&max(&x, Some(&[ax]), true, None)?)?;
-    let e = exp(&subtract(&x, &m)?)?;
-    let s = sum(&e, Some(&[ax]), true)?;
-    divide(&e, &s)
+    let mut x = lax::convert(&x, d)?;
+    if x.ndim() == 0 {
+        x = lax::reshape(&x, &[1])?;
+    }
+    let eps = epsilon.unwrap_or_else(config::epsilon);
+    if order == 2 {
+        let ss = sum(multiply(&x, &x)?, Some(&[axis]), true)?;
+        return multiply(&x, rsqrt(maximum(ss, eps * eps)?)?);
+    }
+    let a = abs(&x)?;
+    let norm = if order == 1 {
+        sum(&a, Some(&[axis]), true)?
+    } else {
+        let p = power(&a, order as f64)?;
+        power(sum(&p, Some(&[axis]), true)?, 1.0 / order as f64)?
+    };
+    divide(&x, maximum(norm, eps)?)
+}
+
+/// Peak signal-to-noise ratio `20 log10(max_val) - 10 log10(mse(x1, x2))`, a scalar.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let a = Tensor::from_vec(vec![1.0f32, 1.0], [2]).unwrap();
+/// let b = Tensor::from_vec(vec![0.9f32, 1.1], [2]).unwrap();
+/// let p = ops::psnr(&a, &b, 1.0).unwrap().item::<f32>().unwrap();
+/// assert!((p - 20.0).abs() < 1e-3);
+/// ```
+pub fn psnr(x1: impl IntoTensor, x2: impl IntoTensor, max_val: f64) -> Result<Tensor> {
+    let (a, b) = (x1.into_tensor()?, x2.into_tensor()?);
+    if a.shape() != b.shape() {
+        return Err(shape_err(
+            "psnr",
+            format!(
+                "input shapes {:?} and {:?} must match",
+                a.shape(),
+                b.shape()
+            ),
+        ));
+    }
+    let mv = lax::scalar(max_val, float_dtype(&[&b]))?;
+    let diff = subtract(&a, &b)?;
+    let mse = mean(multiply(&diff, &diff)?, None, false)?;
+    subtract(multiply(log10(&mv)?, 20.0)?, multiply(log10(&mse)?, 10.0)?)
+}
+
+/// Options of [`dot_product_attention`], with Keras's defaults (everything off).
+#[derive(Clone, Debug, Default)]
+pub struct AttentionOptions {
+    /// Added to the logits; broadcastable to `(batch, heads, q_len, kv_len)`.
+    pub bias: Option<Tensor>,
+    /// `true` where attention is allowed; broadcastable to `(batch, heads, q_len, kv_len)`.
+    pub mask: Option<Tensor>,
+    /// Logit scale; `None` is `1 / sqrt(head_dim)`.
+    pub scale: Option<f64>,
+    /// Apply a causal (lower-triangular) mask.
+    pub is_causal: bool,
+    /// `Some(true)` requests flash attention, which ceras does not provide (error).
+    pub flash_attention: Option<bool>,
+    /// Logit soft cap; only supported by Keras on TPU (error).
+    pub attn_logits_soft_cap: Option<f64>,
+}
+
+impl AttentionOptions {
+    /// Keras's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the bias.
+    pub fn bias(mut self, b: &Tensor) -> Self {
+        self.bias = Some(b.clone());
+        self
+    }
+    /// Sets the mask.
+    pub fn mask(mut self, m: &Tensor) -> Self {
+        self.mask = Some(m.clone());
+        self
+    }
+    /// Sets the logit scale.
+    pub fn scale(mut self, s: f64) -> Self {
+        self.scale = Some(s);
+        self
+    }
+    /// Sets causal masking.
+    pub fn is_causal(mut self, c: bool) -> Self {
+        self.is_causal = c;
+        self
+    }
+}
+
+fn to_4d(op: &str, name: &str, t: &Tensor) -> Result<Tensor> {
+    if t.ndim() > 4 {
+        return Err(shape_err(
+            op,
+            format!("`{name}` must have rank <= 4, got shape {:?}", t.shape()),
+        ));
+    }
+    let mut s = vec![1; 4 - t.ndim()];
+    s.extend(t.shape());
+    lax::reshape(t, &s)
+}
+
+/// Scaled dot-product attention (`keras.ops.dot_product_attention`) with Keras's
+/// `(batch, seq, heads, head_dim)` layout: `softmax(q·kᵀ * scale + bias, masked) · v`.
+/// Grouped-query attention is supported (`heads` of `query` a multiple of those of
+/// `key` / `value`). Logits are computed in at least `float32` and the softmax in
+/// `float32`, as in JAX.
+///
+/// ```
+/// use ceras::ops::{self, AttentionOptions};
+/// let q = ops::ones(&[1, 2, 1, 4], None).unwrap();
+/// let y = ops::dot_product_attention(&q, &q, &q, &AttentionOptions::new().is_causal(true)).unwrap();
+/// assert_eq!(y.shape(), &[1, 2, 1, 4]);
+/// ```
+pub fn dot_product_attention(
+    query: impl IntoTensor,
+    key: impl IntoTensor,
+    value: impl IntoTensor,
+    opts: &AttentionOptions,
+) -> Result<Tensor> {
+    const OP: &str = "dot_product_attention";
+    if opts.attn_logits_soft_cap.is_some() {
+        return Err(unsupported(
+            OP,
+            "attn_logits_soft_cap is only supported by Keras for JAX on TPU",
+        ));
+    }
+    if opts.flash_attention == Some(true) {
+        return Err(unsupported(
+            OP,
+            "flash attention is not available in ceras; use flash_attention=None or false",
+        ));
+    }
+    let (q, k, v) = (
+        query.into_tensor()?,
+        key.into_tensor()?,
+        value.into_tensor()?,
+    );
+    if q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4 {
+        return Err(shape_err(
+            OP,
+            format!(
+                "only 4D inputs (batch, seq, heads, head_dim) are supported; got query {:?}, key {:?}, value {:?}",
+                q.shape(),
+                k.shape(),
+                v.shape()
+            ),
+        ));
+    }
+    let (bq, t, n, h) = (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
+    let (bk, s, kh, hk) = (k.shape()[0], k.shape()[1], k.shape()[2], k.shape()[3]);
+    let vs = v.shape();
+    if bq != bk || h != hk || vs[0] != bk || vs[1] != s || vs[2] != kh || kh == 0 || n % kh != 0 {
+        return Err(shape_err(
+            OP,
+            format!(
+                "incompatible shapes query {:?}, key {:?}, value {:?}: batch and head_dim must match, key/value \
+                 must agree on (batch, seq, heads), and query heads must be a multiple of key heads",
+                q.shape(),
+                k.shape(),
+                vs
+            ),
+        ));
+    }
+    let g = n / kh;
+    let d = result_dtype(&[&q, &k, &v]);
+    let logits_d = crate::dtype::result_type(&[d, DType::F32]);
+    let (q, k, v) = (
+        lax::convert(&q, d)?,
+        lax::convert(&k, d)?,
+        lax::convert(&v, d)?,
+    );
+    // logits[b, n, t, s] with n = kv_head * g + group.
+    let qg = lax::reshape(&lax::convert(&q, logits_d)?, &[bq, t, kh, g, h])?;
+    let kc = lax::convert(&k, logits_d)?;
+    let lg = lax::dot_general(&qg, &kc, &[4], &[3], &[0, 2], &[0, 2])?; // [B, K, T, G, S]
+    let lg = lax::transpose(&lg, &[0, 1, 3, 2, 4])?;
+    let mut logits = lax::reshape(&lg, &[bq, n, t, s])?;
+    let scale = opts.scale.unwrap_or(1.0 / (h as f64).sqrt());
+    logits = lax::mul_scalar(&logits, scale)?;
+    let full = [bq, n, t, s];
+    if let Some(b) = &opts.bias {
+        let b = to_4d(OP, "bias", &lax::convert(b, d)?)?;
+        let b = super::shape_ops::broadcast_to(&lax::convert(&b, logits_d)?, &full)?;
+        logits = lax::add(&logits, &b)?;
+    }
+    let mut allowed: Option<Tensor> = None;
+    if let Some(m) = &opts.mask {
+        let m = if m.dtype() == DType::Bool {
+            m.clone()
+        } else {
+            not_equal(m, 0)?
+        };
+        let m = to_4d(OP, "mask", &m)?;
+        allowed = Some(super::shape_ops::broadcast_to(&m, &full)?);
+    }
+    if opts.is_causal {
+        let r = lax::iota(&full, DType::I32, 2)?;
+        let c = lax::iota(&full, DType::I32, 3)?;
+        let causal = lax::compare(CmpOp::Le, &c, &r)?;
+        allowed = Some(match allowed {
+            None => causal,
+            Some(a) => lax::binary(BinaryOp::And, &a, &causal)?,
+        });
+    }
+    if let Some(a) = &allowed {
+        let big = -0.7 * max_finite(logits_d);
+        logits = lax::select(a, &logits, &lax::full(&full, big, logits_d)?)?;
+    }
+    let sd = compute_dtype(crate::dtype::result_type(&[logits_d, DType::F32]));
+    let probs = softmax(lax::convert(&logits, sd)?, -1)?;
+    let probs = lax::convert(&probs, k.dtype())?;
+    // encoded[b, t, n, h] = sum_s probs[b, n, t, s] v[b, s, n / g, h]
+    let od = compute_dtype(v.dtype());
+    let pg = lax::reshape(&lax::convert(&probs, od)?, &[bq, kh, g, t, s])?;
+    let vc = lax::convert(&v, od)?;
+    let hv = vs[3];
+    let enc = lax::dot_general(&pg, &vc, &[4], &[1], &[0, 1], &[0, 2])?; // [B, K, G, T, Hv]
+    let enc = lax::transpose(&enc, &[0, 3, 1, 2, 4])?;
+    let enc = lax::reshape(&enc, &[bq, t, n, hv])?;
+    lax::convert(&enc, v.dtype())
+}
+
+fn max_finite(d: DType) -> f64 {
+    match d {
+        DType::F16 => 65504.0,
+        DType::BF16 => 3.389_531_389_251_535_5e38,
+        DType::F32 => f32::MAX as f64,
+        _ => f64::MAX,
+    }
+}
+
+fn check_block(op: &str, block_size: i64) -> Result<usize> {
+    if block_size < 2 {
+        return Err(arg_err(
+            op,
+            format!("`block_size` must be at least 2, got {block_size}"),
+        ));
+    }
+    Ok(block_size as usize)
+}
+
+/// Rearranges depth into spatial blocks (pixel shuffle) of a 4-D tensor: channels
+/// `C` become `C / block²` with height and width multiplied by `block_size`
+/// (`keras.ops.depth_to_space`; the default data format is channels-last).
+///
+/// ```
+/// use ceras::ops;
+/// use ceras::config::DataFormat;
+/// let x = ops::ones(&[1, 2, 2, 12], None).unwrap();
+/// assert_eq!(ops::depth_to_space(&x, 2, DataFormat::ChannelsLast).unwrap().shape(), &[1, 4, 4, 3]);
+/// ```
+pub fn depth_to_space(
+    x: impl IntoTensor,
+    block_size: i64,
+    data_format: DataFormat,
+) -> Result<Tensor> {
+    const OP: &str = "depth_to_space";
+    let bs = check_block(OP, block_size)?;
+    let x = x.into_tensor()?;
+    if x.ndim() != 4 {
+        return Err(shape_err(
+            OP,
+            format!("requires a 4D input tensor, got shape {:?}", x.shape()),
+        ));
+    }
+    let s = x.shape();
+    let (n, h, w, c) = match data_format {
+        DataFormat::ChannelsLast => (s[0], s[1], s[2], s[3]),
+        DataFormat::ChannelsFirst => (s[0], s[2], s[3], s[1]),
+    };
+    if c % (bs * bs) != 0 {
+        return Err(shape_err(
+            OP,
+            format!(
+                "the number of channels ({c}) must be divisible by block_size² ({})",
+                bs * bs
+            ),
+        ));
+    }
+    let nc = c / (bs * bs);
+    match data_format {
+        DataFormat::ChannelsLast => {
+            let y = lax::reshape(&x, &[n, h, w, bs, bs, nc])?;
+            let y = lax::transpose(&y, &[0, 1, 3, 2, 4, 5])?;
+            lax::reshape(&y, &[n, h * bs, w * bs, nc])
+        }
+        DataFormat::ChannelsFirst => {
+            let y = lax::reshape(&x, &[n, nc, bs, bs, h, w])?;
+            let y = lax::transpose(&y, &[0, 1, 4, 2, 5, 3])?;
+            lax::reshape(&y, &[n, nc, h * bs, w * bs])
+        }
+    }
+}
+
+/// Rearranges spatial blocks into depth (pixel unshuffle), the inverse of
+/// [`depth_to_space`] (`keras.ops.space_to_depth`).
+pub fn space_to_depth(
+    x: impl IntoTensor,
+    block_size: i64,
+    data_format: DataFormat,
+) -> Result<Tensor> {
+    const OP: &str = "space_to_depth";
+    let bs = check_block(OP, block_size)?;
+    let x = x.into_tensor()?;
+    if x.ndim() != 4 {
+        return Err(shape_err(
+            OP,
+            format!("requires a 4D input tensor, got shape {:?}", x.shape()),
+        ));
+    }
+    let s = x.shape();
+    let (n, h, w, c) = match data_format {
+        DataFormat::ChannelsLast => (s[0], s[1], s[2], s[3]),
+        DataFormat::ChannelsFirst => (s[0], s[2], s[3], s[1]),
+    };
+    if h % bs != 0 || w % bs != 0 {
+        return Err(shape_err(
+            OP,
+            format!("height ({h}) and width ({w}) must be divisible by block_size ({bs})"),
+        ));
+    }
+    let (nh, nw) = (h / bs, w / bs);
+    match data_format {
+        DataFormat::ChannelsLast => {
+            let y = lax::reshape(&x, &[n, nh, bs, nw, bs, c])?;
+            let y = lax::transpose(&y, &[0, 1, 3, 2, 4, 5])?;
+            lax::reshape(&y, &[n, nh, nw, c * bs * bs])
+        }
+        DataFormat::ChannelsFirst => {
+            let y = lax::reshape(&x, &[n, c, nh, bs, nw, bs])?;
+            let y = lax::transpose(&y, &[0, 1, 3, 5, 2, 4])?;
+            lax::reshape(&y, &[n, c * bs * bs, nh, nw])
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use super::*;
 use crate::dtype::DType;
 
-fn keep(x: &Tensor, r: Tensor, axes: &[usize], keepdims: bool) -> Result<Tensor> {
+pub(crate) fn keep(x: &Tensor, r: Tensor, axes: &[usize], keepdims: bool) -> Result<Tensor> {
     if !keepdims {
         return Ok(r);
     }
@@ -14,7 +14,7 @@ fn keep(x: &Tensor, r: Tensor, axes: &[usize], keepdims: bool) -> Result<Tensor>
 }
 
 /// Sum dtype rule (NumPy / JAX): bool and small ints accumulate in the default int.
-fn sum_dtype(d: DType) -> DType {
+pub(crate) fn sum_dtype(d: DType) -> DType {
     match d {
         DType::Bool | DType::I8 | DType::I16 => DType::I32,
         DType::U8 | DType::U16 => DType::U32,

@@ -30,7 +30,7 @@ pub(crate) fn resolve_shape(op: &str, from: &[usize], newshape: &[i64]) -> Resul
         .product();
     let mut out: Vec<usize> = newshape.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(&u) = unknown.first() {
-        if known == 0 || n % known != 0 {
+        if known == 0 || !n.is_multiple_of(known) {
             return Err(shape_err(
                 op,
                 format!("cannot reshape a tensor of shape {from:?} into shape {newshape:?}"),

@@ -1,0 +1,242 @@
+//! `DotGeneral` and the shared matrix-multiply kernel.
+//!
+//! Operands are viewed as `[batch, M, K]` and `[batch, K, N]` matrices; when
+//! their memory layout already allows that (possibly transposed), no copy is
+//! made, since `gemm` takes arbitrary strides. `f32`, `f64` and `f16` use the
+//! `gemm` crate; `bf16` goes through `f32`; integers use a plain loop.
+
+use crate::elementwise::{map, PAR_MIN};
+use crate::layout::transpose_vec;
+use crate::num::{Acc, Num};
+use ceras_core::error::{dtype_err, Result};
+use ceras_core::HostData;
+use gemm::Parallelism;
+use half::{bf16, f16};
+use rayon::prelude::*;
+use std::any::TypeId;
+use std::borrow::Cow;
+
+/// A strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub(crate) struct MatRef<'a, T> {
+    pub data: &'a [T],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// Work (m·n·k) above which one product is worth threads.
+const PAR_WORK: usize = 1 << 18;
+
+fn is_gemm<T: 'static>() -> bool {
+    let t = TypeId::of::<T>();
+    t == TypeId::of::<f32>() || t == TypeId::of::<f64>() || t == TypeId::of::<f16>()
+}
+
+/// `dst[i * drs + j] = Σ_k a(i, k) · b(k, j)` for `i < m`, `j < n` (overwrites `dst`).
+pub(crate) fn matmul<T: Num>(
+    (m, n, k): (usize, usize, usize),
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    dst: &mut [T],
+    drs: usize,
+    parallel: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let zero = T::from_acc(T::A::ZERO);
+    if k == 0 {
+        for i in 0..m {
+            dst[i * drs..i * drs + n].fill(zero);
+        }
+        return;
+    }
+    // The views must lie inside their slices (checked: `gemm` reads raw pointers).
+    assert!(
+        (m - 1) * a.rs + (k - 1) * a.cs < a.data.len(),
+        "matmul: lhs view out of bounds"
+    );
+    assert!(
+        (k - 1) * b.rs + (n - 1) * b.cs < b.data.len(),
+        "matmul: rhs view out of bounds"
+    );
+    assert!(
+        (m - 1) * drs + n <= dst.len(),
+        "matmul: dst view out of bounds"
+    );
+    if is_gemm::<T>() {
+        let par = if parallel && m * n * k >= PAR_WORK && rayon::current_num_threads() > 1 {
+            Parallelism::Rayon(0)
+        } else {
+            Parallelism::None
+        };
+        let one = T::from_acc(T::A::ONE);
+        // SAFETY: `T` is f32, f64 or f16 (checked above), the only types besides
+        // complex ones that `gemm::gemm` accepts; the asserts above guarantee every
+        // index the product touches is inside `a.data`, `b.data` and `dst`; `dst`
+        // is uniquely borrowed and does not alias the inputs.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                drs as isize,
+                false,
+                a.data.as_ptr(),
+                a.cs as isize,
+                a.rs as isize,
+                b.data.as_ptr(),
+                b.cs as isize,
+                b.rs as isize,
+                zero,
+                one,
+                false,
+                false,
+                false,
+                par,
+            );
+        }
+        return;
+    }
+    let row = |(i, d): (usize, &mut [T])| {
+        let mut acc = vec![T::A::ZERO; n];
+        for kk in 0..k {
+            let av = a.data[i * a.rs + kk * a.cs].to_acc();
+            let brow = kk * b.rs;
+            for (j, ac) in acc.iter_mut().enumerate() {
+                *ac = ac.add(av.mul(b.data[brow + j * b.cs].to_acc()));
+            }
+        }
+        for (d, ac) in d.iter_mut().zip(acc) {
+            *d = T::from_acc(ac);
+        }
+    };
+    let rows = dst[..(m - 1) * drs + n].chunks_mut(drs);
+    if parallel && m * n * k >= PAR_MIN {
+        let rows: Vec<_> = rows.enumerate().collect();
+        rows.into_par_iter().for_each(row);
+    } else {
+        rows.enumerate().for_each(row);
+    }
+}
+
+/// True when the non-trivial dims of `order` are increasing: the data is already laid out so.
+fn in_order(shape: &[usize], order: &[usize]) -> bool {
+    let ds: Vec<usize> = order.iter().copied().filter(|&d| shape[d] != 1).collect();
+    ds.windows(2).all(|w| w[0] < w[1])
+}
+
+/// Views `v` as `[batch, R, C]` matrices; returns the data and `(rs, cs)`.
+fn as_matrices<'a, T: Copy + Send + Sync>(
+    v: &'a [T],
+    shape: &[usize],
+    batch: &[usize],
+    rows: &[usize],
+    cols: &[usize],
+) -> (Cow<'a, [T]>, usize, usize) {
+    let nr: usize = rows.iter().map(|&d| shape[d]).product();
+    let nc: usize = cols.iter().map(|&d| shape[d]).product();
+    let p1: Vec<usize> = batch.iter().chain(rows).chain(cols).copied().collect();
+    if in_order(shape, &p1) {
+        return (Cow::Borrowed(v), nc, 1);
+    }
+    let p2: Vec<usize> = batch.iter().chain(cols).chain(rows).copied().collect();
+    if in_order(shape, &p2) {
+        return (Cow::Borrowed(v), 1, nr);
+    }
+    (Cow::Owned(transpose_vec(v, shape, &p1)), nc, 1)
+}
+
+/// Contraction / batch dims of a `DotGeneral`.
+pub(crate) struct DotDims<'a> {
+    pub lc: &'a [usize],
+    pub rc: &'a [usize],
+    pub lb: &'a [usize],
+    pub rb: &'a [usize],
+}
+
+fn dot_t<T: Num>(x: &[T], xs: &[usize], y: &[T], ys: &[usize], d: &DotDims<'_>) -> Vec<T> {
+    let free = |s: &[usize], c: &[usize], b: &[usize]| -> Vec<usize> {
+        (0..s.len())
+            .filter(|i| !c.contains(i) && !b.contains(i))
+            .collect()
+    };
+    let (lf, rf) = (free(xs, d.lc, d.lb), free(ys, d.rc, d.rb));
+    let prod = |s: &[usize], dims: &[usize]| dims.iter().map(|&i| s[i]).product::<usize>();
+    let (nb, m, k, n) = (prod(xs, d.lb), prod(xs, &lf), prod(xs, d.lc), prod(ys, &rf));
+    let zero = T::from_acc(T::A::ZERO);
+    let mut out = vec![zero; nb * m * n];
+    if out.is_empty() {
+        return out;
+    }
+    let (a, ars, acs) = as_matrices(x, xs, d.lb, &lf, d.lc);
+    let (b, brs, bcs) = as_matrices(y, ys, d.rb, d.rc, &rf);
+    let one = |i: usize, o: &mut [T], par: bool| {
+        let am = MatRef {
+            data: &a[i * m * k..(i + 1) * m * k],
+            rs: ars,
+            cs: acs,
+        };
+        let bm = MatRef {
+            data: &b[i * k * n..(i + 1) * k * n],
+            rs: brs,
+            cs: bcs,
+        };
+        matmul((m, n, k), am, bm, o, n, par);
+    };
+    if nb > 1 && m * n * k < PAR_WORK && nb * m * n * k >= PAR_MIN {
+        out.par_chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(i, o)| one(i, o, false));
+    } else {
+        out.chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(i, o)| one(i, o, true));
+    }
+    out
+}
+
+/// `DotGeneral` on two operands of equal dtype.
+pub(crate) fn dot_general(
+    x: &HostData,
+    xs: &[usize],
+    y: &HostData,
+    ys: &[usize],
+    d: &DotDims<'_>,
+) -> Result<HostData> {
+    use HostData as H;
+    Ok(match (x, y) {
+        (H::F32(a), H::F32(b)) => H::F32(dot_t(a, xs, b, ys, d)),
+        (H::F64(a), H::F64(b)) => H::F64(dot_t(a, xs, b, ys, d)),
+        (H::F16(a), H::F16(b)) => H::F16(dot_t(a, xs, b, ys, d)),
+        (H::BF16(a), H::BF16(b)) => {
+            let r = dot_t(&map(a, bf16::to_f32), xs, &map(b, bf16::to_f32), ys, d);
+            H::BF16(map(&r, bf16::from_f32))
+        }
+        (H::I8(a), H::I8(b)) => H::I8(dot_t(a, xs, b, ys, d)),
+        (H::I16(a), H::I16(b)) => H::I16(dot_t(a, xs, b, ys, d)),
+        (H::I32(a), H::I32(b)) => H::I32(dot_t(a, xs, b, ys, d)),
+        (H::I64(a), H::I64(b)) => H::I64(dot_t(a, xs, b, ys, d)),
+        (H::U8(a), H::U8(b)) => H::U8(dot_t(a, xs, b, ys, d)),
+        (H::U16(a), H::U16(b)) => H::U16(dot_t(a, xs, b, ys, d)),
+        (H::U32(a), H::U32(b)) => H::U32(dot_t(a, xs, b, ys, d)),
+        (H::U64(a), H::U64(b)) => H::U64(dot_t(a, xs, b, ys, d)),
+        (H::Bool(a), H::Bool(b)) => {
+            let u = |v: &[bool]| v.iter().map(|&b| b as u64).collect::<Vec<u64>>();
+            let r = dot_t(&u(a), xs, &u(b), ys, d);
+            H::Bool(r.iter().map(|&c| c != 0).collect())
+        }
+        _ => {
+            return Err(dtype_err(
+                "dot_general",
+                format!(
+                    "operands must have equal dtypes, got {} and {}",
+                    x.dtype(),
+                    y.dtype()
+                ),
+            ))
+        }
+    })
+}

@@ -1,0 +1,326 @@
+//! Finite-difference checks of the gradients of convolutions and pooling
+//! (`keras.ops.nn`), in float64: reverse-mode gradients from `autodiff::grad` against
+//! central differences (`eps = 1e-6`, `rtol = 1e-5`).
+
+use ceras::config::DataFormat;
+use ceras::ops::{self, ConvOptions, ConvTransposeOptions, Padding, PoolOptions};
+use ceras::{autodiff, DType, Result, Tensor};
+
+const EPS: f64 = 1e-6;
+const RTOL: f64 = 1e-5;
+const ATOL: f64 = 1e-7;
+
+/// Deterministic pseudo-random values in [-1, 1) (distinct with high probability, so
+/// max pooling has no ties).
+fn values(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn rand(shape: &[usize], seed: u64) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::from_f64s(&values(n, seed), shape.to_vec(), DType::F64).unwrap()
+}
+
+/// Checks d/dxs of `sum(f(xs) * w)` for a fixed random `w` against central differences.
+fn check<F>(name: &str, f: F, xs: Vec<Tensor>)
+where
+    F: Fn(&[Tensor]) -> Result<Tensor>,
+{
+    let y = f(&xs).unwrap();
+    assert_eq!(y.dtype(), DType::F64, "{name}: output dtype");
+    assert!(y.size() > 0, "{name}: empty output");
+    let w = rand(y.shape(), 977);
+    let loss =
+        |xs: &[Tensor]| -> Result<Tensor> { ops::sum(ops::multiply(f(xs)?, &w)?, None, false) };
+    let grads = autodiff::grad(loss, &xs).unwrap();
+    for (i, x) in xs.iter().enumerate() {
+        let g = grads[i].to_f64_vec().unwrap();
+        assert_eq!(
+            grads[i].shape(),
+            x.shape(),
+            "{name}: gradient shape of input {i}"
+        );
+        let base = x.to_f64_vec().unwrap();
+        for j in 0..base.len() {
+            let eval = |delta: f64| -> f64 {
+                let mut v = base.clone();
+                v[j] += delta;
+                let mut ys = xs.clone();
+                ys[i] = Tensor::from_f64s(&v, x.shape().to_vec(), DType::F64).unwrap();
+                loss(&ys).unwrap().item_f64().unwrap()
+            };
+            let num = (eval(EPS) - eval(-EPS)) / (2.0 * EPS);
+            assert!(
+                (g[j] - num).abs() <= ATOL + RTOL * num.abs().max(1e-2),
+                "{name}: d/d input {i}[{j}]: autodiff {} vs finite differences {num}",
+                g[j]
+            );
+        }
+    }
+}
+
+fn cl() -> Option<DataFormat> {
+    Some(DataFormat::ChannelsLast)
+}
+
+#[test]
+fn conv1d_grads() {
+    for (strides, pad, dil) in [
+        (1, Padding::Valid, 1),
+        (2, Padding::Valid, 1),
+        (1, Padding::Same, 2),
+        (3, Padding::Same, 1),
+        (2, Padding::Same, 2),
+    ] {
+        let o = ConvOptions {
+            data_format: cl(),
+            ..ConvOptions::new()
+                .strides(strides)
+                .padding(pad)
+                .dilation_rate(dil)
+        };
+        check(
+            &format!("conv1d s{strides} {pad:?} d{dil}"),
+            |xs| ops::conv(&xs[0], &xs[1], &o),
+            vec![rand(&[2, 9, 3], 1), rand(&[3, 3, 2], 2)],
+        );
+    }
+}
+
+#[test]
+fn conv2d_grads() {
+    let o = ConvOptions::new()
+        .strides([2, 1])
+        .padding(Padding::Same)
+        .dilation_rate([1, 2])
+        .data_format(DataFormat::ChannelsLast);
+    check(
+        "conv2d strides (2,1) same dilation (1,2)",
+        |xs| ops::conv(&xs[0], &xs[1], &o),
+        vec![rand(&[1, 5, 6, 2], 3), rand(&[2, 3, 2, 3], 4)],
+    );
+    let o = ConvOptions::new().data_format(DataFormat::ChannelsFirst);
+    check(
+        "conv2d channels_first valid",
+        |xs| ops::conv(&xs[0], &xs[1], &o),
+        vec![rand(&[2, 2, 4, 4], 5), rand(&[2, 2, 2, 3], 6)],
+    );
+}
+
+#[test]
+fn conv2d_groups_grads() {
+    // 4 input channels, kernel in_channels 2 -> 2 feature groups.
+    let o = ConvOptions::new()
+        .strides(2)
+        .padding(Padding::Same)
+        .data_format(DataFormat::ChannelsLast);
+    check(
+        "conv2d groups=2",
+        |xs| ops::conv(&xs[0], &xs[1], &o),
+        vec![rand(&[1, 5, 5, 4], 7), rand(&[2, 2, 2, 4], 8)],
+    );
+}
+
+#[test]
+fn conv3d_grads() {
+    let o = ConvOptions::new()
+        .padding(Padding::Same)
+        .strides([1, 2, 1])
+        .data_format(DataFormat::ChannelsLast);
+    check(
+        "conv3d",
+        |xs| ops::conv(&xs[0], &xs[1], &o),
+        vec![rand(&[1, 3, 4, 3, 2], 9), rand(&[2, 2, 2, 2, 2], 10)],
+    );
+}
+
+#[test]
+fn depthwise_and_separable_grads() {
+    let o = ConvOptions::new()
+        .strides(2)
+        .padding(Padding::Same)
+        .dilation_rate(1)
+        .data_format(DataFormat::ChannelsLast);
+    check(
+        "depthwise_conv 2d",
+        |xs| ops::depthwise_conv(&xs[0], &xs[1], &o),
+        vec![rand(&[1, 5, 5, 3], 11), rand(&[3, 3, 3, 2], 12)],
+    );
+    let o = ConvOptions::new()
+        .dilation_rate(2)
+        .data_format(DataFormat::ChannelsFirst);
+    check(
+        "depthwise_conv 1d dilated channels_first",
+        |xs| ops::depthwise_conv(&xs[0], &xs[1], &o),
+        vec![rand(&[2, 2, 8], 13), rand(&[2, 2, 2], 14)],
+    );
+    let o = ConvOptions::new().data_format(DataFormat::ChannelsLast);
+    check(
+        "separable_conv 1d",
+        |xs| ops::separable_conv(&xs[0], &xs[1], &xs[2], &o),
+        vec![
+            rand(&[1, 6, 2], 15),
+            rand(&[2, 2, 2], 16),
+            rand(&[1, 4, 3], 17),
+        ],
+    );
+}
+
+#[test]
+fn conv_transpose_grads() {
+    for (strides, pad, op) in [
+        (2, Padding::Valid, None),
+        (2, Padding::Same, None),
+        (3, Padding::Same, Some(1)),
+        (1, Padding::Valid, None),
+    ] {
+        let mut o = ConvTransposeOptions::new()
+            .strides(strides)
+            .padding(pad)
+            .data_format(DataFormat::ChannelsLast);
+        if let Some(p) = op {
+            o = o.output_padding(p);
+        }
+        check(
+            &format!("conv_transpose 1d s{strides} {pad:?} op{op:?}"),
+            |xs| ops::conv_transpose(&xs[0], &xs[1], &o),
+            vec![rand(&[2, 4, 3], 18), rand(&[3, 2, 3], 19)],
+        );
+    }
+    let o = ConvTransposeOptions::new()
+        .strides([2, 1])
+        .padding(Padding::Same)
+        .dilation_rate([1, 2])
+        .data_format(DataFormat::ChannelsLast);
+    check(
+        "conv_transpose 2d",
+        |xs| ops::conv_transpose(&xs[0], &xs[1], &o),
+        vec![rand(&[1, 3, 3, 2], 20), rand(&[2, 2, 3, 2], 21)],
+    );
+}
+
+#[test]
+fn max_pool_grads() {
+    for (pool, strides, pad) in [
+        (2, None, Padding::Valid),
+        (3, Some(2), Padding::Same),
+        (2, Some(1), Padding::Same),
+    ] {
+        let o = PoolOptions {
+            strides: strides.map(Into::into),
+            padding: pad,
+            data_format: cl(),
+        };
+        check(
+            &format!("max_pool 1d p{pool} s{strides:?} {pad:?}"),
+            |xs| ops::max_pool(&xs[0], pool, &o),
+            vec![rand(&[2, 7, 2], 22)],
+        );
+    }
+    let o = PoolOptions::new()
+        .strides([2, 1])
+        .padding(Padding::Same)
+        .data_format(DataFormat::ChannelsFirst);
+    check(
+        "max_pool 2d channels_first same",
+        |xs| ops::max_pool(&xs[0], [2, 3], &o),
+        vec![rand(&[1, 2, 5, 4], 23)],
+    );
+}
+
+#[test]
+fn average_pool_grads() {
+    for (pool, strides, pad) in [
+        (2, None, Padding::Valid),
+        (3, Some(2), Padding::Same),
+        (2, Some(1), Padding::Same),
+    ] {
+        let o = PoolOptions {
+            strides: strides.map(Into::into),
+            padding: pad,
+            data_format: cl(),
+        };
+        check(
+            &format!("average_pool 1d p{pool} s{strides:?} {pad:?}"),
+            |xs| ops::average_pool(&xs[0], pool, &o),
+            vec![rand(&[2, 7, 2], 24)],
+        );
+    }
+    let o = PoolOptions::new()
+        .strides([1, 2])
+        .padding(Padding::Same)
+        .data_format(DataFormat::ChannelsLast);
+    check(
+        "average_pool 2d same",
+        |xs| ops::average_pool(&xs[0], [3, 2], &o),
+        vec![rand(&[1, 4, 5, 2], 25)],
+    );
+}
+
+#[test]
+fn adaptive_pool_and_patches_grads() {
+    check(
+        "adaptive_average_pool 2d",
+        |xs| ops::adaptive_average_pool(&xs[0], [2, 3], cl()),
+        vec![rand(&[1, 5, 4, 2], 26)],
+    );
+    check(
+        "adaptive_max_pool 1d",
+        |xs| ops::adaptive_max_pool(&xs[0], 3, cl()),
+        vec![rand(&[2, 5, 2], 27)],
+    );
+    check(
+        "unfold",
+        |xs| ops::unfold(&xs[0], [2, 3], 1, 1, [2, 1]),
+        vec![rand(&[1, 2, 4, 4], 28)],
+    );
+    check(
+        "fold",
+        |xs| ops::fold(&xs[0], [4, 4], 2, 1, 0, 2),
+        vec![rand(&[1, 8, 4], 29)],
+    );
+}
+
+/// Forward values of the conv / pool lowering on small hand-checked cases.
+#[test]
+fn conv_and_pool_values() {
+    let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 5.0], [1, 5, 1]).unwrap();
+    let k = Tensor::from_vec(vec![1.0f64, 10.0], [2, 1, 1]).unwrap();
+    let o = ConvOptions::new().data_format(DataFormat::ChannelsLast);
+    let y = ops::conv(&x, &k, &o).unwrap();
+    assert_eq!(y.to_vec::<f64>().unwrap(), vec![21.0, 32.0, 43.0, 54.0]);
+    // "same" with an even kernel pads at the end.
+    let y = ops::conv(&x, &k, &o.clone().padding(Padding::Same)).unwrap();
+    assert_eq!(
+        y.to_vec::<f64>().unwrap(),
+        vec![21.0, 32.0, 43.0, 54.0, 5.0]
+    );
+    // Transposed conv scatters each input through the kernel.
+    let t = ConvTransposeOptions::new()
+        .strides(2)
+        .data_format(DataFormat::ChannelsLast);
+    let y = ops::conv_transpose(&x, &k, &t).unwrap();
+    assert_eq!(
+        y.to_vec::<f64>().unwrap(),
+        vec![1.0, 10.0, 2.0, 20.0, 3.0, 30.0, 4.0, 40.0, 5.0, 50.0]
+    );
+    // Average pooling with "same" padding divides by the valid count.
+    let p = PoolOptions::new()
+        .strides(2)
+        .padding(Padding::Same)
+        .data_format(DataFormat::ChannelsLast);
+    let y = ops::average_pool(&x, 3, &p).unwrap();
+    assert_eq!(y.to_vec::<f64>().unwrap(), vec![1.5, 3.0, 4.5]);
+    let y = ops::max_pool(&x, 3, &p).unwrap();
+    assert_eq!(y.to_vec::<f64>().unwrap(), vec![2.0, 4.0, 5.0]);
+}
