@@ -27,6 +27,50 @@ pub(crate) struct ConvParams<'a> {
 /// Elements of one im2col buffer at most (the output positions are chunked).
 const COL_BUDGET: usize = 1 << 22;
 
+/// How one kernel tap fills an output row along the last spatial dim.
+struct Run {
+    /// Valid output positions `qa..qb` read input `i0 + (q - qa)` (when contiguous).
+    qa: usize,
+    qb: usize,
+    i0: isize,
+    contiguous: bool,
+}
+
+impl Run {
+    fn new(tab: &[isize]) -> Run {
+        let qa = tab.iter().position(|&i| i >= 0).unwrap_or(tab.len());
+        let qb = tab.iter().rposition(|&i| i >= 0).map_or(qa, |p| p + 1);
+        let i0 = tab.get(qa).copied().unwrap_or(0);
+        let contiguous = (qa..qb).all(|q| tab[q] == i0 + (q - qa) as isize);
+        Run {
+            qa,
+            qb,
+            i0,
+            contiguous,
+        }
+    }
+
+    /// Fills `seg` (one output row) from channel data `xc` starting at `base`.
+    fn fill<T: Copy>(&self, seg: &mut [T], xc: &[T], base: isize, tab: &[isize], zero: T) {
+        if base < 0 {
+            seg.fill(zero);
+        } else if self.contiguous {
+            let s = (base + self.i0) as usize;
+            seg[..self.qa].fill(zero);
+            seg[self.qa..self.qb].copy_from_slice(&xc[s..s + self.qb - self.qa]);
+            seg[self.qb..].fill(zero);
+        } else {
+            for (y, &i) in seg.iter_mut().zip(tab) {
+                *y = if i >= 0 {
+                    xc[(base + i) as usize]
+                } else {
+                    zero
+                };
+            }
+        }
+    }
+}
+
 /// For one spatial dim: `table[k * Q + q]` is the input index read, or -1.
 fn tap_table(
     size: usize,
@@ -84,33 +128,50 @@ fn conv_t<T: Num>(
             tap_table(sp[d], ks[d], qs[d], p.strides[d], lo, ld, rd)
         })
         .collect();
-    let (sst, kst, qst) = (istrides(sp), istrides(ks), istrides(qs));
-    let qc = (COL_BUDGET / kdim).clamp(1, qsz);
-    for q0 in (0..qsz).step_by(qc) {
-        let ql = qc.min(qsz - q0);
-        // offs[kk * ql + j]: input offset (within a channel) for tap kk and position q0 + j.
-        let offs: Vec<isize> = if identity {
-            Vec::new()
-        } else {
-            let mut offs = vec![0isize; ksz * ql];
-            for kk in 0..ksz {
-                for j in 0..ql {
-                    let q = (q0 + j) as isize;
-                    let mut off = 0isize;
-                    for d in 0..nd {
-                        let kd = (kk as isize / kst[d]) as usize % ks[d];
-                        let qd = (q / qst[d]) as usize % qs[d];
-                        let i = tables[d][kd * qs[d] + qd];
-                        if i < 0 {
-                            off = -1;
-                            break;
-                        }
-                        off += i * sst[d];
+    // im2col works on whole output rows (the last spatial dim, `qr` positions) and
+    // kernel rows (`kr` taps): the outer dims give a base offset per (kernel outer
+    // index, output row), the last dim a run plan per tap.
+    let (qr, kr) = (qs[nd - 1], ks[nd - 1]);
+    let (qo, ko) = (qsz / qr.max(1), ksz / kr.max(1));
+    let last = &tables[nd - 1];
+    let plans: Vec<Run> = (0..kr)
+        .map(|k| Run::new(&last[k * qr..(k + 1) * qr]))
+        .collect();
+    let (sst, kst, qst) = (
+        istrides(&sp[..nd - 1]),
+        istrides(&ks[..nd - 1]),
+        istrides(&qs[..nd - 1]),
+    );
+    let rows_per = (COL_BUDGET / (kdim * qr)).clamp(1, qo);
+    for r0 in (0..qo).step_by(rows_per) {
+        let rows = rows_per.min(qo - r0);
+        let (q0, ql) = (r0 * qr, rows * qr);
+        // bases[kk_outer * rows + r]: channel offset of the row's start, or -1 (all padding).
+        let mut bases = vec![0isize; if identity { 0 } else { ko * rows }];
+        for (n, b) in bases.iter_mut().enumerate() {
+            let (ki, r) = (n / rows, r0 + n % rows);
+            for d in 0..nd - 1 {
+                let kd = ki / kst[d] as usize % ks[d];
+                let qd = r / qst[d] as usize % qs[d];
+                let i = tables[d][kd * qs[d] + qd];
+                if i < 0 {
+                    *b = -1;
+                    break;
+                }
+                *b += i * sst[d] * sp[nd - 1] as isize;
+            }
+        }
+        let fill = |col: &mut [T], xb: &[T]| {
+            for ci in 0..cg {
+                let xc = &xb[ci * ssz..(ci + 1) * ssz];
+                for kk in 0..ksz {
+                    let (ki, kl) = (kk / kr, kk % kr);
+                    let row = &mut col[(ci * ksz + kk) * ql..(ci * ksz + kk + 1) * ql];
+                    for (seg, &base) in row.chunks_mut(qr).zip(&bases[ki * rows..(ki + 1) * rows]) {
+                        plans[kl].fill(seg, xc, base, &last[kl * qr..(kl + 1) * qr], zero);
                     }
-                    offs[kk * ql + j] = off;
                 }
             }
-            offs
         };
         let batch = |(ni, out_n): (usize, &mut [T])| {
             let mut col = if identity {
@@ -127,15 +188,7 @@ fn conv_t<T: Num>(
                         cs: 1,
                     }
                 } else {
-                    for ci in 0..cg {
-                        let xc = &xb[ci * ssz..(ci + 1) * ssz];
-                        for kk in 0..ksz {
-                            let row = &mut col[(ci * ksz + kk) * ql..(ci * ksz + kk + 1) * ql];
-                            for (r, &of) in row.iter_mut().zip(&offs[kk * ql..(kk + 1) * ql]) {
-                                *r = if of >= 0 { xc[of as usize] } else { zero };
-                            }
-                        }
-                    }
+                    fill(&mut col, xb);
                     MatRef {
                         data: &col[..],
                         rs: ql,

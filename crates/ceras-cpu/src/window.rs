@@ -159,39 +159,54 @@ fn sas_t<T: Num>(
     let ist = istrides(ish);
     let wsh = &win.window[lead..];
     let rr = ish.len();
+    // Window taps: multi-index and offset from the window's corner (row-major order,
+    // so the first maximum found is the first in the window).
+    let mut taps: Vec<(Vec<usize>, isize)> = Vec::new();
+    if !wsh.contains(&0) {
+        let mut w = vec![0usize; rr];
+        loop {
+            taps.push((
+                w.clone(),
+                w.iter().zip(&ist).map(|(&i, &s)| i as isize * s).sum(),
+            ));
+            if !next_index(&mut w, wsh) {
+                break;
+            }
+        }
+    }
+    let (st, lo): (Vec<usize>, Vec<isize>) = (lead..r)
+        .map(|d| (win.strides[d], win.padding[d].0 as isize))
+        .unzip();
     let slice = |(pi, outs): (usize, &mut [T::A])| {
         let xs = &x[pi * isz..(pi + 1) * isz];
         let ss = &src[pi * osz..(pi + 1) * osz];
         let mut oidx = vec![0usize; rr];
-        let mut widx = vec![0usize; rr];
+        let mut start = vec![0isize; rr];
         for &sv in ss {
+            let (mut inside, mut base) = (true, 0isize);
+            for d in 0..rr {
+                let s0 = (oidx[d] * st[d]) as isize - lo[d];
+                start[d] = s0;
+                inside &= s0 >= 0 && s0 + wsh[d] as isize <= ish[d] as isize;
+                base += s0 * ist[d];
+            }
             let mut best: Option<(usize, T::A)> = None;
-            if !wsh.contains(&0) {
-                widx.fill(0);
-                loop {
-                    let mut off = 0isize;
-                    for d in 0..rr {
-                        let p = (oidx[d] * win.strides[lead + d] + widx[d]) as isize
-                            - win.padding[lead + d].0 as isize;
-                        if p < 0 || p >= ish[d] as isize {
-                            off = -1;
-                            break;
-                        }
-                        off += p * ist[d];
-                    }
-                    if off >= 0 {
-                        let v = xs[off as usize].to_acc();
-                        if best.is_none_or(|(_, b)| better(v, b, true)) {
-                            best = Some((off as usize, v));
-                        }
-                    }
-                    if !next_index(&mut widx, wsh) {
-                        break;
-                    }
+            for (wi, off) in &taps {
+                let outside = |d: usize| {
+                    let p = start[d] + wi[d] as isize;
+                    p < 0 || p >= ish[d] as isize
+                };
+                if !inside && (0..rr).any(outside) {
+                    continue;
+                }
+                let o = (base + off) as usize;
+                let v = xs[o].to_acc();
+                if best.is_none_or(|(_, b)| better(v, b, true)) {
+                    best = Some((o, v));
                 }
             }
-            if let Some((off, _)) = best {
-                outs[off] = outs[off].add(sv.to_acc());
+            if let Some((o, _)) = best {
+                outs[o] = outs[o].add(sv.to_acc());
             }
             next_index(&mut oidx, osh);
         }
