@@ -18,14 +18,11 @@ pub(crate) const PAR_MIN: usize = 1 << 16;
 const CHUNK: usize = 1 << 15;
 
 /// `f(x)` element-wise, in parallel for large inputs.
-pub(crate) fn map<T: Copy + Sync, U: Copy + Send + Default>(
-    x: &[T],
-    f: impl Fn(T) -> U + Sync,
-) -> Vec<U> {
+pub(crate) fn map<T: Copy + Sync, U: Element>(x: &[T], f: impl Fn(T) -> U + Sync) -> Vec<U> {
     if x.len() < PAR_MIN {
         return x.iter().map(|&v| f(v)).collect();
     }
-    let mut out = vec![U::default(); x.len()];
+    let mut out = crate::pool::take::<U>(x.len());
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
         .for_each(|(o, i)| {
@@ -37,7 +34,7 @@ pub(crate) fn map<T: Copy + Sync, U: Copy + Send + Default>(
 }
 
 /// `f(x, y)` element-wise, in parallel for large inputs.
-pub(crate) fn map2<T: Copy + Sync, U: Copy + Send + Default>(
+pub(crate) fn map2<T: Copy + Sync, U: Element>(
     x: &[T],
     y: &[T],
     f: impl Fn(T, T) -> U + Sync,
@@ -45,7 +42,7 @@ pub(crate) fn map2<T: Copy + Sync, U: Copy + Send + Default>(
     if x.len() < PAR_MIN {
         return x.iter().zip(y).map(|(&a, &b)| f(a, b)).collect();
     }
-    let mut out = vec![U::default(); x.len()];
+    let mut out = crate::pool::take::<U>(x.len());
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
         .for_each(|(o, (a, b))| {

@@ -14,6 +14,7 @@ mod index;
 mod layout;
 mod matmul;
 mod num;
+pub mod pool;
 mod reduce;
 mod softmax;
 mod special;
@@ -30,6 +31,13 @@ use std::sync::Arc;
 /// Storage of the cpu backend: the host vector itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuBuffer(pub HostData);
+
+impl Drop for CpuBuffer {
+    fn drop(&mut self) {
+        // Large buffers go back to the cache for the next output of their size.
+        pool::give(std::mem::replace(&mut self.0, HostData::Bool(Vec::new())));
+    }
+}
 
 impl Buffer for CpuBuffer {
     fn as_any(&self) -> &dyn Any {

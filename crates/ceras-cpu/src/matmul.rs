@@ -166,8 +166,8 @@ fn dot_t<T: Num>(x: &[T], xs: &[usize], y: &[T], ys: &[usize], d: &DotDims<'_>) 
     let (lf, rf) = (free(xs, d.lc, d.lb), free(ys, d.rc, d.rb));
     let prod = |s: &[usize], dims: &[usize]| dims.iter().map(|&i| s[i]).product::<usize>();
     let (nb, m, k, n) = (prod(xs, d.lb), prod(xs, &lf), prod(xs, d.lc), prod(ys, &rf));
-    let zero = T::from_acc(T::A::ZERO);
-    let mut out = vec![zero; nb * m * n];
+    // `matmul` writes every element, so a cached (stale) buffer will do.
+    let mut out = crate::pool::take::<T>(nb * m * n);
     if out.is_empty() {
         return out;
     }

@@ -71,7 +71,7 @@ acc_float!(f32, f64);
 /// A non-bool element type with its accumulator.
 pub(crate) trait Num: Element {
     /// The accumulator type.
-    type A: Acc;
+    type A: Acc + Element;
     /// Widens to the accumulator.
     fn to_acc(self) -> Self::A;
     /// Narrows from the accumulator (rounding for halves).
