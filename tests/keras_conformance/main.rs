@@ -5,7 +5,8 @@
 //!
 //! Run: `cargo test --release --test keras_conformance -- --nocapture`.
 //! Environment:
-//! - `CERAS_CONFORMANCE_DIR`: corpus directory (default `<repo>/../shared/conformance/ops`);
+//! - `CERAS_CONFORMANCE_DIR`: corpus directory (default `<repo>/../shared/conformance/ops`
+//!   when it exists, else the vendored gzipped copy in `tests/keras_conformance/corpus`);
 //! - `CERAS_CONFORMANCE_OPS=add,sum`: only these ops;
 //! - `CERAS_CONFORMANCE_VERBOSE=1`: print every failure (and every unimplemented op).
 //!
@@ -527,10 +528,39 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// The corpus: `CERAS_CONFORMANCE_DIR`, else `<repo>/../shared/conformance/ops` when
+/// it exists, else the vendored copy (`tests/keras_conformance/corpus`, gzipped,
+/// refreshed by `tools/vendor_conformance.sh`).
 fn corpus_dir() -> PathBuf {
-    match std::env::var_os("CERAS_CONFORMANCE_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/ops"),
+    if let Some(d) = std::env::var_os("CERAS_CONFORMANCE_DIR") {
+        return PathBuf::from(d);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../shared/conformance/ops");
+    if shared.is_dir() {
+        shared
+    } else {
+        root.join("tests/keras_conformance/corpus")
+    }
+}
+
+/// Op name of a corpus file (`abs.jsonl` or `abs.jsonl.gz`), if it is one.
+fn corpus_op(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name
+        .strip_suffix(".jsonl")
+        .or_else(|| name.strip_suffix(".jsonl.gz"))?;
+    Some(stem.to_string())
+}
+
+fn read_corpus_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(path)?).read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path)
     }
 }
 
@@ -566,30 +596,31 @@ fn main() {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .filter(|p| corpus_op(p).is_some())
             .collect(),
         Err(e) => {
             println!(
-                "keras_conformance: corpus directory {} not readable ({e}); nothing to check",
+                "keras_conformance: corpus directory {} not readable ({e})",
                 dir.display()
             );
-            println!("conformance: 0 passed, 0 failed, 0 skipped");
-            return;
+            std::process::exit(1);
         }
     };
+    if files.is_empty() {
+        println!("keras_conformance: no .jsonl files in {}", dir.display());
+        std::process::exit(1);
+    }
+    println!("keras_conformance: corpus {}", dir.display());
     files.sort();
 
     let mut stats: BTreeMap<String, OpStats> = BTreeMap::new();
     let mut known_passing: Vec<String> = Vec::new();
     for path in &files {
-        let file_op = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let file_op = corpus_op(path).unwrap_or_default();
         if only.as_ref().is_some_and(|o| !o.contains(&file_op)) {
             continue;
         }
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_corpus_file(path) {
             Ok(t) => t,
             Err(e) => {
                 println!("keras_conformance: cannot read {}: {e}", path.display());
