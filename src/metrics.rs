@@ -1,0 +1,273 @@
+//! `keras.metrics`: stateful metrics whose state lives in [`Variable`]s (so
+//! `stateless_update_state` / `stateless_result` come for free through
+//! [`StatelessScope`](crate::StatelessScope)).
+//!
+//! ```
+//! use ceras::metrics::Metric;
+//! use ceras::Tensor;
+//! let mut acc = Metric::get("sparse_categorical_accuracy").unwrap();
+//! let y = Tensor::from_vec(vec![1i32, 0], [2]).unwrap();
+//! let p = Tensor::from_vec(vec![0.1f32, 0.9, 0.3, 0.7], [2, 2]).unwrap();
+//! acc.update_state(&y, &p, None).unwrap();
+//! assert_eq!(acc.result().unwrap(), 0.5);
+//! ```
+
+use crate::error::arg_err;
+use crate::losses::{same_rank, Loss, LossFn};
+use crate::{config, ops, DType, Result, Tensor, Variable};
+
+/// What a metric computes per sample (then averaged with sample weights), or a
+/// confusion-matrix metric.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// `Mean`: the weighted mean of the values given as `y_pred`.
+    Mean,
+    /// `Accuracy`: exact equality.
+    Accuracy,
+    /// `BinaryAccuracy(threshold=0.5)`
+    BinaryAccuracy(f64),
+    /// `CategoricalAccuracy`
+    CategoricalAccuracy,
+    /// `SparseCategoricalAccuracy`
+    SparseCategoricalAccuracy,
+    /// `TopKCategoricalAccuracy(k=5)`
+    TopKCategoricalAccuracy(usize),
+    /// `SparseTopKCategoricalAccuracy(k=5)`
+    SparseTopKCategoricalAccuracy(usize),
+    /// `MeanSquaredError`
+    MeanSquaredError,
+    /// `MeanAbsoluteError`
+    MeanAbsoluteError,
+    /// A loss used as a metric (`"binary_crossentropy"` etc.).
+    LossMetric(String),
+    /// `Precision(thresholds=0.5)`
+    Precision(f64),
+    /// `Recall(thresholds=0.5)`
+    Recall(f64),
+}
+
+/// A metric: a kind, a name and its state variables.
+pub struct Metric {
+    name: String,
+    kind: Kind,
+    /// Mean metrics: (total, count); confusion metrics: (true positives, false ones).
+    a: Variable,
+    b: Variable,
+}
+
+impl std::fmt::Debug for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Metric({}, {:?})", self.name, self.kind)
+    }
+}
+
+fn zero_var(name: &str) -> Result<Variable> {
+    Variable::new(ops::zeros(&[], Some(config::floatx()))?, name, false)
+}
+
+impl Metric {
+    /// A metric of `kind` named `name`.
+    pub fn new(kind: Kind, name: &str) -> Result<Metric> {
+        let (a, b) = match kind {
+            Kind::Precision(_) | Kind::Recall(_) => ("true_positives", "false_positives"),
+            _ => ("total", "count"),
+        };
+        let (a, b) = (zero_var(a)?, zero_var(b)?);
+        a.set_path(format!("{name}/{}", a.name()));
+        b.set_path(format!("{name}/{}", b.name()));
+        Ok(Metric {
+            name: name.to_string(),
+            kind,
+            a,
+            b,
+        })
+    }
+
+    /// By Keras name (`"accuracy"` is resolved by `compile` from the loss and shapes).
+    pub fn get(name: &str) -> Result<Metric> {
+        let kind = match name {
+            "accuracy" | "acc" => Kind::Accuracy,
+            "mean" => Kind::Mean,
+            "binary_accuracy" => Kind::BinaryAccuracy(0.5),
+            "categorical_accuracy" => Kind::CategoricalAccuracy,
+            "sparse_categorical_accuracy" => Kind::SparseCategoricalAccuracy,
+            "top_k_categorical_accuracy" => Kind::TopKCategoricalAccuracy(5),
+            "sparse_top_k_categorical_accuracy" => Kind::SparseTopKCategoricalAccuracy(5),
+            "mse" | "mean_squared_error" => Kind::MeanSquaredError,
+            "mae" | "mean_absolute_error" => Kind::MeanAbsoluteError,
+            "precision" => Kind::Precision(0.5),
+            "recall" => Kind::Recall(0.5),
+            "binary_crossentropy"
+            | "categorical_crossentropy"
+            | "sparse_categorical_crossentropy"
+            | "huber" => Kind::LossMetric(name.into()),
+            _ => {
+                return Err(arg_err(
+                    "metrics.get",
+                    format!(
+                        "unknown metric '{name}'; expected one of accuracy, binary_accuracy, \
+                         categorical_accuracy, sparse_categorical_accuracy, \
+                         top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mse, \
+                         mae, precision, recall, mean, binary_crossentropy, \
+                         categorical_crossentropy, sparse_categorical_crossentropy, huber"
+                    ),
+                ))
+            }
+        };
+        Metric::new(kind, name)
+    }
+
+    /// The metric's name (the log key).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
+    /// State variables.
+    pub fn variables(&self) -> Vec<Variable> {
+        vec![self.a.clone(), self.b.clone()]
+    }
+
+    /// Zeroes the state.
+    pub fn reset_state(&mut self) -> Result<()> {
+        for v in [&self.a, &self.b] {
+            v.assign(ops::zeros(&[], Some(v.dtype()))?)?;
+        }
+        Ok(())
+    }
+
+    /// Per-sample values of a mean metric.
+    fn values(&self, yt: &Tensor, yp: &Tensor) -> Result<Tensor> {
+        let fx = config::floatx();
+        let eq = |a: &Tensor, b: &Tensor| ops::cast(ops::equal(a, b)?, fx);
+        match &self.kind {
+            Kind::Mean => Ok(yp.clone()),
+            Kind::Accuracy => {
+                let (a, b) = same_rank(yt, yp)?;
+                let b = ops::cast(&b, a.dtype())?;
+                eq(&a, &b)
+            }
+            Kind::BinaryAccuracy(t) => {
+                let (a, b) = same_rank(yt, yp)?;
+                let pred = ops::cast(ops::greater(&b, *t)?, a.dtype())?;
+                eq(&a, &pred)
+            }
+            Kind::CategoricalAccuracy => eq(
+                &ops::argmax(yt, Some(-1), false)?,
+                &ops::argmax(yp, Some(-1), false)?,
+            ),
+            Kind::SparseCategoricalAccuracy => {
+                let yt = if yt.ndim() == yp.ndim() && yt.shape().last() == Some(&1) {
+                    ops::squeeze(yt, Some(&[-1]))?
+                } else {
+                    yt.clone()
+                };
+                let p = ops::argmax(yp, Some(-1), false)?;
+                let p = ops::cast(&p, yt.dtype())?;
+                eq(&yt, &p)
+            }
+            Kind::TopKCategoricalAccuracy(k) => {
+                let t = ops::argmax(yt, Some(-1), false)?;
+                ops::cast(ops::in_top_k(&t, yp, *k)?, fx)
+            }
+            Kind::SparseTopKCategoricalAccuracy(k) => {
+                let t = if yt.ndim() == yp.ndim() && yt.shape().last() == Some(&1) {
+                    ops::squeeze(yt, Some(&[-1]))?
+                } else {
+                    yt.clone()
+                };
+                let t = ops::cast(&t, DType::I32)?;
+                ops::cast(ops::in_top_k(&t, yp, *k)?, fx)
+            }
+            Kind::MeanSquaredError => Loss::MeanSquaredError.call(yt, yp),
+            Kind::MeanAbsoluteError => Loss::MeanAbsoluteError.call(yt, yp),
+            Kind::LossMetric(n) => Loss::from(n.as_str()).call(yt, yp),
+            Kind::Precision(_) | Kind::Recall(_) => unreachable!("confusion metrics"),
+        }
+    }
+
+    /// Accumulates a batch.
+    pub fn update_state(
+        &mut self,
+        y_true: &Tensor,
+        y_pred: &Tensor,
+        sample_weight: Option<&Tensor>,
+    ) -> Result<()> {
+        let fx = config::floatx();
+        let yp = if y_pred.dtype().is_float() {
+            y_pred.clone()
+        } else {
+            ops::cast(y_pred, fx)?
+        };
+        let yt = match self.kind {
+            Kind::SparseCategoricalAccuracy | Kind::SparseTopKCategoricalAccuracy(_) => {
+                y_true.clone()
+            }
+            _ => ops::cast(y_true, yp.dtype())?,
+        };
+        if let Kind::Precision(t) | Kind::Recall(t) = self.kind {
+            // true positives, and false positives (precision) or negatives (recall).
+            let (a, b) = same_rank(&yt, &yp)?;
+            let pred = ops::cast(ops::greater(&b, t)?, fx)?;
+            let truth = ops::cast(&a, fx)?;
+            let w = match sample_weight {
+                Some(w) => ops::cast(w, fx)?,
+                None => ops::ones(&[], Some(fx))?,
+            };
+            let tp = ops::multiply(ops::multiply(&pred, &truth)?, &w)?;
+            let other = if matches!(self.kind, Kind::Precision(_)) {
+                ops::multiply(&pred, ops::subtract(1.0, &truth)?)?
+            } else {
+                ops::multiply(ops::subtract(1.0, &pred)?, &truth)?
+            };
+            let other = ops::multiply(other, &w)?;
+            self.a.assign_add(ops::sum(tp, None, false)?)?;
+            self.b.assign_add(ops::sum(other, None, false)?)?;
+            return Ok(());
+        }
+        let v = ops::cast(self.values(&yt, &yp)?, fx)?;
+        let (total, count) = match sample_weight {
+            None => (
+                ops::sum(&v, None, false)?,
+                ops::full(&[], v.size() as f64, Some(fx))?,
+            ),
+            Some(w) => {
+                let w = ops::cast(w, fx)?;
+                let (v2, w2) = same_rank(&v, &w)?;
+                let w2 = ops::broadcast_to(&w2, v2.shape())?;
+                (
+                    ops::sum(ops::multiply(&v2, &w2)?, None, false)?,
+                    ops::sum(&w2, None, false)?,
+                )
+            }
+        };
+        self.a.assign_add(total)?;
+        self.b.assign_add(count)?;
+        Ok(())
+    }
+
+    /// The current value.
+    pub fn result(&self) -> Result<f64> {
+        let (a, b) = (self.a.value().item_f64()?, self.b.value().item_f64()?);
+        Ok(match self.kind {
+            Kind::Precision(_) | Kind::Recall(_) => {
+                if a + b == 0.0 {
+                    0.0
+                } else {
+                    a / (a + b)
+                }
+            }
+            _ => {
+                if b == 0.0 {
+                    0.0
+                } else {
+                    a / b
+                }
+            }
+        })
+    }
+}
