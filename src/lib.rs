@@ -17,14 +17,18 @@ pub use ceras_core::{
 pub use ceras_core::{error, DType, Element, Error, HostData, IntoTensor, Result, Tensor};
 
 pub mod activations;
+pub mod callbacks;
+pub mod datasets;
 pub mod initializers;
 pub mod layers;
 pub mod losses;
 pub mod metrics;
+pub mod models;
 pub mod optimizers;
 pub mod regularizers;
 mod variable;
 
+pub use models::{Input, Model, Sequential};
 pub use variable::{in_stateless_scope, StatelessScope, Variable};
 
 #[cfg(feature = "cpu")]

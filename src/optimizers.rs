@@ -8,7 +8,7 @@
 //! use ceras::{Tensor, Variable};
 //! let w = Variable::new(Tensor::from_vec(vec![1.0f32], [1]).unwrap(), "w", true).unwrap();
 //! let mut opt = Sgd::new(0.1);
-//! opt.apply(&[Tensor::from_vec(vec![2.0f32], [1]).unwrap()], &[w.clone()]).unwrap();
+//! opt.apply(&[Tensor::from_vec(vec![2.0f32], [1]).unwrap()], std::slice::from_ref(&w)).unwrap();
 //! assert!((w.value().to_vec::<f32>().unwrap()[0] - 0.8).abs() < 1e-7);
 //! ```
 
