@@ -244,12 +244,10 @@ impl Optimizer {
         algorithm: Algorithm,
         learning_rate: impl Into<LearningRate>,
     ) -> Optimizer {
-        let iterations = Variable::new(
-            Tensor::scalar(0i64).unwrap_or_else(|_| unreachable_scalar()),
-            "iteration",
-            false,
-        )
-        .unwrap_or_else(|_| unreachable_var());
+        // A concrete int64 scalar: neither constructor can fail.
+        let iterations = Tensor::scalar(0i64)
+            .and_then(|t| Variable::new(t, "iteration", false))
+            .expect("a concrete scalar variable");
         iterations.set_path(format!("{name}/iteration"));
         Optimizer {
             name: name.into(),
@@ -650,12 +648,4 @@ fn clip_by_norm(x: &Tensor, clip: f64) -> Result<Tensor> {
     let safe = ops::r#where(&pos, &l2, ops::ones_like(&l2, None)?)?;
     let norm = ops::r#where(&pos, ops::sqrt(safe)?, &l2)?;
     ops::divide(ops::multiply(x, clip)?, ops::maximum(norm, clip)?)
-}
-
-fn unreachable_scalar() -> Tensor {
-    panic!("creating a scalar tensor cannot fail")
-}
-
-fn unreachable_var() -> Variable {
-    panic!("creating a variable from a concrete scalar cannot fail")
 }
