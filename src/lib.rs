@@ -28,7 +28,7 @@ pub mod optimizers;
 pub mod regularizers;
 mod variable;
 
-pub use models::{Input, Model, Sequential};
+pub use models::{Functional, Input, KerasTensor, Model, Sequential};
 pub use variable::{in_stateless_scope, StatelessScope, Variable};
 
 #[cfg(feature = "cpu")]

@@ -17,6 +17,7 @@
 
 mod conv;
 mod core;
+mod merge;
 mod norm;
 mod pooling;
 
@@ -25,19 +26,20 @@ pub use self::core::{
     Activation, Dense, Dropout, Embedding, Flatten, Lambda, Permute, ReLU, RepeatVector, Rescaling,
     Reshape, Softmax,
 };
+pub use self::merge::{Add, Average, Concatenate, Maximum, Merge, Minimum, Multiply, Subtract};
 pub use self::norm::{BatchNormalization, LayerNormalization};
 pub use self::pooling::{
     AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
     GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalPooling, MaxPooling1D, MaxPooling2D, Pooling,
 };
 
-use crate::error::shape_err;
+use crate::error::{arg_err, shape_err};
 use crate::initializers::Initializer;
 use crate::regularizers::{Constraint, Regularizer};
 use crate::trace::{self, PartialShape};
 use crate::{config, DType, Result, Tensor, Variable};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLockReadGuard};
 
 /// Keras's unique-name counters (`dense`, `dense_1`, …), per process.
 static NAMES: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
@@ -186,6 +188,19 @@ impl LayerBase {
         &self.constraints
     }
 
+    /// Marks the layer as built (for layers whose weights exist from the start).
+    pub fn mark_built(&mut self) {
+        self.built = true;
+    }
+
+    /// Sets the layer's own trainable flag and its weights' (not sublayers').
+    pub fn set_trainable_flag(&mut self, t: bool) {
+        self.trainable = t;
+        for w in &self.weights {
+            w.set_trainable(t);
+        }
+    }
+
     /// The shape the layer was built for (with the batch dim).
     pub fn input_shape(&self) -> Option<&PartialShape> {
         self.input_shape.as_ref()
@@ -226,7 +241,7 @@ pub trait Layer: Send + Sync {
     fn call(&self, x: &Tensor, training: bool) -> Result<Tensor>;
 
     /// Layers held by this one (tracked for weights, summaries and freezing).
-    fn sublayers(&self) -> Vec<&dyn Layer> {
+    fn sublayers(&self) -> Vec<LayerRef<'_>> {
         Vec::new()
     }
 
@@ -242,6 +257,45 @@ pub trait Layer: Send + Sync {
             Ok(vec![self.call(&xs[0], false)?])
         })?;
         Ok(out.into_iter().next().map(|(s, _)| s).unwrap_or_default())
+    }
+
+    /// The forward computation for several inputs (merge layers) or several
+    /// outputs (nested models). The default requires exactly one input and calls
+    /// [`Layer::call`].
+    fn call_multi(&self, xs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+        match xs {
+            [x] => Ok(vec![self.call(x, training)?]),
+            _ => Err(arg_err(
+                &format!("{} ({})", self.name(), self.class_name()),
+                format!("expects a single input, got {} inputs", xs.len()),
+            )),
+        }
+    }
+
+    /// Creates the weights for several inputs; the default requires one input and
+    /// calls [`Layer::build`].
+    fn build_multi(&mut self, input_shapes: &[PartialShape]) -> Result<()> {
+        match input_shapes {
+            [s] => self.build(s),
+            _ => Err(arg_err(
+                &format!("{} ({})", self.name(), self.class_name()),
+                format!("expects a single input, got {} inputs", input_shapes.len()),
+            )),
+        }
+    }
+
+    /// Output shapes and dtypes for inputs of these shapes and dtypes, by
+    /// abstract evaluation of [`Layer::call_multi`] (nothing is computed).
+    fn compute_output_specs(
+        &self,
+        inputs: &[(PartialShape, DType)],
+    ) -> Result<Vec<(PartialShape, DType)>> {
+        let dt = self.base().dtype();
+        let cast: Vec<(PartialShape, DType)> = inputs
+            .iter()
+            .map(|(s, d)| (s.clone(), if d.is_float() { dt } else { *d }))
+            .collect();
+        trace::eval_shape(&cast, |xs| self.call_multi(xs, false))
     }
 
     /// Keras's `get_config` (the constructor arguments).
@@ -276,6 +330,28 @@ pub trait Layer: Send + Sync {
         Ok(())
     }
 
+    /// Builds if needed for several inputs (see [`Layer::build_multi`]).
+    fn maybe_build_multi(&mut self, input_shapes: &[PartialShape]) -> Result<()> {
+        if !self.built() {
+            self.build_multi(input_shapes)?;
+            let b = self.base_mut();
+            b.built = true;
+            b.input_shape = input_shapes.first().cloned();
+        }
+        Ok(())
+    }
+
+    /// [`Layer::forward`] for several inputs and outputs.
+    fn forward_multi(&mut self, xs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+        let shapes: Vec<PartialShape> = xs
+            .iter()
+            .map(|x| x.shape().iter().map(|&d| Some(d)).collect())
+            .collect();
+        self.maybe_build_multi(&shapes)?;
+        let xs = autocast(self.base().dtype(), xs)?;
+        self.call_multi(&xs, training)
+    }
+
     /// Keras's `__call__`: builds on first use, casts float inputs to the layer's
     /// dtype, then calls.
     fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
@@ -287,6 +363,41 @@ pub trait Layer: Send + Sync {
             return self.call(&x, training);
         }
         self.call(x, training)
+    }
+
+    /// Renames the layer (Keras's `name=` argument): `Dense::new(1).named("out")`.
+    fn named(mut self, name: &str) -> Self
+    where
+        Self: Sized,
+    {
+        self.base_mut().set_name(name);
+        self
+    }
+
+    /// Calls the layer on symbolic tensors (the Functional API's `layer(x)`); the
+    /// layer moves into the graph. Use [`SharedLayer`] to call one layer on
+    /// several inputs.
+    ///
+    /// [`SharedLayer`]: crate::models::SharedLayer
+    fn apply<'a>(
+        self,
+        inputs: impl Into<crate::models::SymInputs<'a>>,
+    ) -> Result<crate::models::KerasTensor>
+    where
+        Self: Sized + 'static,
+    {
+        crate::models::SharedLayer::new(self).apply(inputs)
+    }
+
+    /// [`Layer::apply`] for layers with several outputs.
+    fn apply_multi<'a>(
+        self,
+        inputs: impl Into<crate::models::SymInputs<'a>>,
+    ) -> Result<Vec<crate::models::KerasTensor>>
+    where
+        Self: Sized + 'static,
+    {
+        crate::models::SharedLayer::new(self).apply_multi(inputs)
     }
 
     /// Whether the layer's weights are trainable.
@@ -377,6 +488,52 @@ pub trait Layer: Send + Sync {
         let mut scope = crate::StatelessScope::checked(self.name(), &vars, &vals)?;
         let y = scope.run(|| self.forward(x, training))?;
         Ok((y, scope.values_of(&ntv)))
+    }
+}
+
+/// Casts float inputs to `dt` (Keras's input autocasting); others pass through.
+pub(crate) fn autocast(dt: DType, xs: &[Tensor]) -> Result<Vec<Tensor>> {
+    xs.iter()
+        .map(|x| {
+            if x.dtype().is_float() && x.dtype() != dt {
+                crate::ops::cast(x, dt)
+            } else {
+                Ok(x.clone())
+            }
+        })
+        .collect()
+}
+
+/// A borrowed layer: a plain reference, or a read guard on a [`SharedLayer`].
+/// Models list their layers as `LayerRef`s (`(&self.dense).into()`).
+///
+/// [`SharedLayer`]: crate::models::SharedLayer
+pub enum LayerRef<'a> {
+    /// A plain reference.
+    Borrowed(&'a (dyn Layer + 'a)),
+    /// A lock held on a shared layer.
+    Locked(RwLockReadGuard<'a, Box<dyn Layer>>),
+}
+
+impl<'a> std::ops::Deref for LayerRef<'a> {
+    type Target = dyn Layer + 'a;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            LayerRef::Borrowed(l) => *l,
+            LayerRef::Locked(g) => g.as_ref(),
+        }
+    }
+}
+
+impl<'a, L: Layer> From<&'a L> for LayerRef<'a> {
+    fn from(l: &'a L) -> Self {
+        LayerRef::Borrowed(l)
+    }
+}
+
+impl<'a> From<&'a Box<dyn Layer>> for LayerRef<'a> {
+    fn from(l: &'a Box<dyn Layer>) -> Self {
+        LayerRef::Borrowed(l.as_ref())
     }
 }
 

@@ -1,0 +1,894 @@
+//! The Functional API: [`Input`] gives a symbolic [`KerasTensor`]; calling a layer
+//! on symbolic tensors ([`Layer::apply`], [`SharedLayer::apply`]) builds the layer
+//! and records a node; [`Functional::new`] turns the graph between inputs and
+//! outputs into a model.
+//!
+//! ```
+//! use ceras::layers::{Concatenate, Dense, Layer};
+//! use ceras::models::{Functional, Input, Model};
+//! let a = Input::new([4]).name("a").tensor();
+//! let b = Input::new([3]).name("b").tensor();
+//! let x = Concatenate::new().apply([&a, &b]).unwrap();
+//! let h = Dense::new(8).activation("relu").apply(&x).unwrap();
+//! let out = Dense::new(1).named("out").apply(&h).unwrap();
+//! assert_eq!(out.shape(), &[None, Some(1)]);
+//! let model = Functional::new([&a, &b], &out).unwrap();
+//! assert_eq!(model.count_params(), 7 * 8 + 8 + 9);
+//! ```
+
+use super::{Data, Input, Model, ModelCore};
+use crate::error::{arg_err, shape_err};
+use crate::layers::{autocast, fmt_shape, Layer, LayerBase, LayerRef};
+use crate::trace::PartialShape;
+use crate::{ops, DType, Result, Tensor};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+fn next_id() -> usize {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A layer shared between several calls (and models): calling the same
+/// `SharedLayer` twice reuses its weights, as calling one Keras layer twice does.
+///
+/// ```
+/// use ceras::layers::Dense;
+/// use ceras::models::{Functional, Input, Model, SharedLayer};
+/// let shared = SharedLayer::new(Dense::new(4));
+/// let a = Input::new([3]).tensor();
+/// let b = Input::new([3]).tensor();
+/// let ya = shared.apply(&a).unwrap();
+/// let yb = shared.apply(&b).unwrap();
+/// let m = Functional::new([&a, &b], [&ya, &yb]).unwrap();
+/// assert_eq!(m.count_params(), 3 * 4 + 4); // one set of weights
+/// ```
+#[derive(Clone)]
+pub struct SharedLayer(Arc<RwLock<Box<dyn Layer>>>);
+
+impl SharedLayer {
+    /// Shares a layer.
+    pub fn new(layer: impl Layer + 'static) -> SharedLayer {
+        SharedLayer::from_box(Box::new(layer))
+    }
+
+    /// Shares a boxed layer.
+    pub fn from_box(layer: Box<dyn Layer>) -> SharedLayer {
+        SharedLayer(Arc::new(RwLock::new(layer)))
+    }
+
+    /// Read access to the layer.
+    pub fn read(&self) -> RwLockReadGuard<'_, Box<dyn Layer>> {
+        // A panic while a lock was held cannot leave a layer half-updated in a
+        // way that matters more than the panic itself; keep serving it.
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access (to rename, freeze, …).
+    pub fn write(&self) -> RwLockWriteGuard<'_, Box<dyn Layer>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when both handles hold the same layer.
+    pub fn same(&self, other: &SharedLayer) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Calls the layer on symbolic tensors: builds it for their shapes (on first
+    /// use), infers the output shapes, and records the call in the graph.
+    /// Errors name the layer and the input shapes.
+    pub fn apply<'a>(&self, inputs: impl Into<SymInputs<'a>>) -> Result<KerasTensor> {
+        let mut outs = self.apply_multi(inputs)?;
+        if outs.len() != 1 {
+            let l = self.read();
+            return Err(arg_err(
+                &format!("layer '{}' ({})", l.name(), l.class_name()),
+                format!(
+                    "produced {} outputs; use `apply_multi` to get them all",
+                    outs.len()
+                ),
+            ));
+        }
+        Ok(outs.remove(0))
+    }
+
+    /// [`SharedLayer::apply`] for layers with several outputs.
+    pub fn apply_multi<'a>(&self, inputs: impl Into<SymInputs<'a>>) -> Result<Vec<KerasTensor>> {
+        let inputs: Vec<KerasTensor> = inputs.into().0.into_iter().cloned().collect();
+        let shapes: Vec<PartialShape> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+        let specs: Vec<(PartialShape, DType)> =
+            inputs.iter().map(|t| (t.shape().to_vec(), t.dtype())).collect();
+        let shown: Vec<String> = shapes.iter().map(|s| fmt_shape(s)).collect();
+        let outs = {
+            let mut l = self.write();
+            let who = format!("layer '{}' ({})", l.name(), l.class_name());
+            let wrap = |e: crate::Error| {
+                shape_err(
+                    &who,
+                    format!(
+                        "error when calling the layer on inputs of shape {}: {e}",
+                        shown.join(", ")
+                    ),
+                )
+            };
+            l.maybe_build_multi(&shapes).map_err(wrap)?;
+            l.compute_output_specs(&specs).map_err(wrap)?
+        };
+        let node = Arc::new(Node {
+            layer: self.clone(),
+            inputs,
+            output_ids: outs.iter().map(|_| next_id()).collect(),
+            out_shapes: outs.iter().map(|(s, _)| s.clone()).collect(),
+        });
+        Ok(outs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (shape, dtype))| {
+                KerasTensor(Arc::new(KtInner {
+                    id: node.output_ids[i],
+                    shape,
+                    dtype,
+                    node: node.clone(),
+                }))
+            })
+            .collect())
+    }
+}
+
+/// The symbolic inputs of a layer call: one tensor or several.
+pub struct SymInputs<'a>(Vec<&'a KerasTensor>);
+
+impl<'a> From<&'a KerasTensor> for SymInputs<'a> {
+    fn from(t: &'a KerasTensor) -> Self {
+        SymInputs(vec![t])
+    }
+}
+impl<'a, const N: usize> From<[&'a KerasTensor; N]> for SymInputs<'a> {
+    fn from(t: [&'a KerasTensor; N]) -> Self {
+        SymInputs(t.to_vec())
+    }
+}
+impl<'a> From<&'a [KerasTensor]> for SymInputs<'a> {
+    fn from(t: &'a [KerasTensor]) -> Self {
+        SymInputs(t.iter().collect())
+    }
+}
+impl<'a> From<&'a Vec<KerasTensor>> for SymInputs<'a> {
+    fn from(t: &'a Vec<KerasTensor>) -> Self {
+        SymInputs(t.iter().collect())
+    }
+}
+impl<'a> From<Vec<&'a KerasTensor>> for SymInputs<'a> {
+    fn from(t: Vec<&'a KerasTensor>) -> Self {
+        SymInputs(t)
+    }
+}
+
+struct Node {
+    layer: SharedLayer,
+    inputs: Vec<KerasTensor>,
+    output_ids: Vec<usize>,
+    out_shapes: Vec<PartialShape>,
+}
+
+struct KtInner {
+    id: usize,
+    shape: PartialShape,
+    dtype: DType,
+    node: Arc<Node>,
+}
+
+/// A symbolic tensor (Keras's `KerasTensor`): a shape (the batch dimension is
+/// `None`), a dtype, and the layer call that produces it.
+#[derive(Clone)]
+pub struct KerasTensor(Arc<KtInner>);
+
+impl KerasTensor {
+    /// The shape; `None` for unknown sizes.
+    pub fn shape(&self) -> &[Option<usize>] {
+        &self.0.shape
+    }
+    /// The dtype.
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    /// The name of the layer that produced it.
+    pub fn name(&self) -> String {
+        self.0.node.layer.read().name().to_string()
+    }
+    fn id(&self) -> usize {
+        self.0.id
+    }
+    fn is_input(&self) -> bool {
+        self.0.node.inputs.is_empty()
+    }
+}
+
+impl fmt::Debug for KerasTensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<KerasTensor shape={}, dtype={}, name={}>",
+            fmt_shape(self.shape()),
+            self.dtype().name(),
+            self.name()
+        )
+    }
+}
+
+// ------------------------------------------------------------------ InputLayer
+
+/// `keras.layers.InputLayer`: the layer behind [`Input`]; passes its input through.
+pub struct InputLayer {
+    base: LayerBase,
+    batch_shape: PartialShape,
+    dtype: DType,
+}
+
+impl InputLayer {
+    /// The batch shape (batch dimension first, `None` when not fixed).
+    pub fn batch_shape(&self) -> &[Option<usize>] {
+        &self.batch_shape
+    }
+}
+
+impl Layer for InputLayer {
+    fn base(&self) -> &LayerBase {
+        &self.base
+    }
+    fn base_mut(&mut self) -> &mut LayerBase {
+        &mut self.base
+    }
+    fn class_name(&self) -> &'static str {
+        "InputLayer"
+    }
+    fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
+        Ok(x.clone())
+    }
+    fn get_config(&self) -> serde_json::Value {
+        serde_json::json!({
+            "batch_shape": self.batch_shape,
+            "dtype": self.dtype.name(),
+            "sparse": false,
+            "name": self.name(),
+        })
+    }
+}
+
+impl Input {
+    /// The symbolic tensor of this input, to call layers on (Keras's `keras.Input`).
+    pub fn tensor(self) -> KerasTensor {
+        let dtype = self.dtype.unwrap_or_else(crate::config::floatx);
+        let batch_shape = self.batch_shape();
+        let mut base = LayerBase::new("InputLayer");
+        if let Some(n) = &self.name {
+            base.set_name(n);
+        }
+        let layer = InputLayer {
+            base,
+            batch_shape: batch_shape.clone(),
+            dtype,
+        };
+        let node = Arc::new(Node {
+            layer: SharedLayer::new(layer),
+            inputs: Vec::new(),
+            output_ids: vec![next_id()],
+            out_shapes: vec![batch_shape.clone()],
+        });
+        KerasTensor(Arc::new(KtInner {
+            id: node.output_ids[0],
+            shape: batch_shape,
+            dtype,
+            node,
+        }))
+    }
+}
+
+// ------------------------------------------------------------------ Functional
+
+/// The inputs or outputs of a [`Functional`] model: one tensor, a list, or a
+/// map from names to tensors.
+pub enum SymSpec {
+    /// One tensor (the model takes / returns a plain tensor).
+    One(KerasTensor),
+    /// A list.
+    List(Vec<KerasTensor>),
+    /// Named tensors (the names are the input / output names).
+    Dict(Vec<(String, KerasTensor)>),
+}
+
+impl From<&KerasTensor> for SymSpec {
+    fn from(t: &KerasTensor) -> Self {
+        SymSpec::One(t.clone())
+    }
+}
+impl From<KerasTensor> for SymSpec {
+    fn from(t: KerasTensor) -> Self {
+        SymSpec::One(t)
+    }
+}
+impl From<Vec<KerasTensor>> for SymSpec {
+    fn from(t: Vec<KerasTensor>) -> Self {
+        SymSpec::List(t)
+    }
+}
+impl<const N: usize> From<[&KerasTensor; N]> for SymSpec {
+    fn from(t: [&KerasTensor; N]) -> Self {
+        SymSpec::List(t.iter().map(|x| (*x).clone()).collect())
+    }
+}
+impl<const N: usize> From<[(&str, &KerasTensor); N]> for SymSpec {
+    fn from(t: [(&str, &KerasTensor); N]) -> Self {
+        SymSpec::Dict(t.iter().map(|(k, x)| (k.to_string(), (*x).clone())).collect())
+    }
+}
+impl From<Vec<(String, KerasTensor)>> for SymSpec {
+    fn from(t: Vec<(String, KerasTensor)>) -> Self {
+        SymSpec::Dict(t)
+    }
+}
+
+impl SymSpec {
+    fn split(self) -> (Vec<KerasTensor>, Option<Vec<String>>, bool) {
+        match self {
+            SymSpec::One(t) => (vec![t], None, true),
+            SymSpec::List(v) => (v, None, false),
+            SymSpec::Dict(v) => {
+                let names = v.iter().map(|(k, _)| k.clone()).collect();
+                (v.into_iter().map(|(_, t)| t).collect(), Some(names), false)
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Structure {
+    One,
+    List,
+    Dict,
+}
+
+/// One layer call of the graph, in execution order.
+struct Step {
+    layer: usize,
+    inputs: Vec<usize>,
+    outputs: Vec<usize>,
+    /// Slots no later step reads (freed after this step).
+    free: Vec<usize>,
+    /// `(name, node index, tensor index)` of each input, for the summary.
+    connected: Vec<(usize, usize)>,
+    out_shapes: Vec<PartialShape>,
+}
+
+/// The immutable graph of a functional model (shared by clones and nestings).
+struct Graph {
+    layers: Vec<SharedLayer>,
+    steps: Vec<Step>,
+    n_slots: usize,
+    inputs: Vec<(usize, PartialShape, DType)>,
+    input_names: Vec<String>,
+    outputs: Vec<usize>,
+    output_names: Vec<String>,
+    output_structure: Structure,
+    /// Per layer: the output shape of its first call, for the summary.
+    layer_shapes: Vec<Option<PartialShape>>,
+}
+
+/// A model built from a graph of layer calls (Keras's Functional `Model`).
+/// Cloning shares the layers (and so the weights), as reusing layer objects does
+/// in Keras.
+pub struct Functional {
+    core: ModelCore,
+    graph: Arc<Graph>,
+}
+
+impl Functional {
+    /// `keras.Model(inputs, outputs)` named `functional`, `functional_1`, …
+    /// Errors when an output depends on a tensor that is not among the inputs
+    /// ("graph disconnected"), or layer names repeat.
+    pub fn new(inputs: impl Into<SymSpec>, outputs: impl Into<SymSpec>) -> Result<Functional> {
+        Functional::with_name(inputs, outputs, None)
+    }
+
+    /// [`Functional::new`] with a given model name.
+    pub fn named(
+        name: &str,
+        inputs: impl Into<SymSpec>,
+        outputs: impl Into<SymSpec>,
+    ) -> Result<Functional> {
+        Functional::with_name(inputs, outputs, Some(name))
+    }
+
+    fn with_name(
+        inputs: impl Into<SymSpec>,
+        outputs: impl Into<SymSpec>,
+        name: Option<&str>,
+    ) -> Result<Functional> {
+        let core = match name {
+            Some(n) => ModelCore::exact(n),
+            None => ModelCore::new("functional"),
+        };
+        let who = core.name().to_string();
+        let (ins, in_names, _) = inputs.into().split();
+        let (outs, out_names, out_one) = outputs.into().split();
+        if ins.is_empty() || outs.is_empty() {
+            return Err(arg_err(&who, "a model needs at least one input and one output"));
+        }
+        let input_ids: HashSet<usize> = ins.iter().map(|t| t.id()).collect();
+        if input_ids.len() != ins.len() {
+            return Err(arg_err(&who, "the same tensor is listed twice in `inputs`"));
+        }
+
+        // Nodes in dependency order (depth-first, post-order from the outputs).
+        let mut order: Vec<Arc<Node>> = Vec::new();
+        let mut seen: HashSet<*const Node> = HashSet::new();
+        for (oi, o) in outs.iter().enumerate() {
+            let mut stack: Vec<(KerasTensor, bool)> = vec![(o.clone(), false)];
+            while let Some((t, expanded)) = stack.pop() {
+                if input_ids.contains(&t.id()) {
+                    continue;
+                }
+                let node = t.0.node.clone();
+                let key = Arc::as_ptr(&node);
+                if expanded {
+                    if seen.insert(key) {
+                        order.push(node);
+                    }
+                    continue;
+                }
+                if seen.contains(&key) {
+                    continue;
+                }
+                if t.is_input() {
+                    let listed: Vec<String> = ins.iter().map(|i| format!("{i:?}")).collect();
+                    return Err(arg_err(
+                        &who,
+                        format!(
+                            "graph disconnected: output {oi} ({o:?}) depends on {t:?}, which is not among the model's inputs [{}]",
+                            listed.join(", ")
+                        ),
+                    ));
+                }
+                stack.push((t.clone(), true));
+                for i in node.inputs.iter().rev() {
+                    stack.push((i.clone(), false));
+                }
+            }
+        }
+
+        // Layers: the inputs' layers first, then in call order, each once.
+        let mut layers: Vec<SharedLayer> = Vec::new();
+        let layer_index = |l: &SharedLayer, layers: &mut Vec<SharedLayer>| -> usize {
+            if let Some(i) = layers.iter().position(|x| x.same(l)) {
+                i
+            } else {
+                layers.push(l.clone());
+                layers.len() - 1
+            }
+        };
+        for t in &ins {
+            if t.is_input() {
+                layer_index(&t.0.node.layer, &mut layers);
+            }
+        }
+        let mut slots: HashMap<usize, usize> = HashMap::new();
+        let slot_of = |id: usize, slots: &mut HashMap<usize, usize>| -> usize {
+            let n = slots.len();
+            *slots.entry(id).or_insert(n)
+        };
+        let mut inputs = Vec::new();
+        for t in &ins {
+            inputs.push((slot_of(t.id(), &mut slots), t.shape().to_vec(), t.dtype()));
+        }
+        let mut node_index: HashMap<usize, (usize, usize)> = HashMap::new(); // tensor id -> (layer, node#)
+        let mut calls_per_layer: HashMap<usize, usize> = HashMap::new();
+        for t in &ins {
+            if t.is_input() {
+                let li = layer_index(&t.0.node.layer, &mut layers);
+                node_index.insert(t.id(), (li, 0));
+            }
+        }
+        let mut steps = Vec::new();
+        let mut layer_shapes: Vec<Option<PartialShape>> = Vec::new();
+        for node in &order {
+            let li = layer_index(&node.layer, &mut layers);
+            let k = calls_per_layer.entry(li).or_insert(0);
+            let call_no = *k;
+            *k += 1;
+            let in_slots = node
+                .inputs
+                .iter()
+                .map(|t| slot_of(t.id(), &mut slots))
+                .collect();
+            let connected = node
+                .inputs
+                .iter()
+                .map(|t| node_index.get(&t.id()).copied().unwrap_or((usize::MAX, 0)))
+                .collect();
+            for &id in &node.output_ids {
+                node_index.insert(id, (li, call_no));
+            }
+            let out_slots = node
+                .output_ids
+                .iter()
+                .map(|&id| slot_of(id, &mut slots))
+                .collect();
+            steps.push(Step {
+                layer: li,
+                inputs: in_slots,
+                outputs: out_slots,
+                free: Vec::new(),
+                connected,
+                out_shapes: Vec::new(),
+            });
+        }
+        for (s, node) in steps.iter_mut().zip(&order) {
+            s.out_shapes = node.out_shapes.clone();
+        }
+        layer_shapes.resize(layers.len(), None);
+        for t in &ins {
+            if t.is_input() {
+                let li = layers.iter().position(|x| x.same(&t.0.node.layer)).unwrap_or(0);
+                layer_shapes[li] = Some(t.shape().to_vec());
+            }
+        }
+        for s in &steps {
+            if layer_shapes[s.layer].is_none() {
+                layer_shapes[s.layer] = s.out_shapes.first().cloned();
+            }
+        }
+        let outputs: Vec<usize> = outs.iter().map(|t| slot_of(t.id(), &mut slots)).collect();
+        // Free each slot after its last reader (model outputs are kept).
+        let keep: HashSet<usize> = outputs.iter().copied().collect();
+        let mut last_use: HashMap<usize, usize> = HashMap::new();
+        for (i, s) in steps.iter().enumerate() {
+            for &x in &s.inputs {
+                last_use.insert(x, i);
+            }
+        }
+        for (slot, i) in last_use {
+            if !keep.contains(&slot) {
+                steps[i].free.push(slot);
+            }
+        }
+
+        // Layer names must be unique (weights are named after them).
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for l in &layers {
+            *names.entry(l.read().name().to_string()).or_insert(0) += 1;
+        }
+        if let Some((n, c)) = names.iter().find(|(_, c)| **c > 1) {
+            return Err(arg_err(
+                &who,
+                format!("the name \"{n}\" is used {c} times in the model; all layer names should be unique"),
+            ));
+        }
+
+        let out_dict = out_names.is_some();
+        let input_names = in_names.unwrap_or_else(|| ins.iter().map(|t| t.name()).collect());
+        let output_names = out_names.unwrap_or_else(|| outs.iter().map(|t| t.name()).collect());
+        let structure = |one: bool, dict: bool| {
+            if dict {
+                Structure::Dict
+            } else if one {
+                Structure::One
+            } else {
+                Structure::List
+            }
+        };
+        let graph = Graph {
+            layers,
+            steps,
+            n_slots: slots.len(),
+            inputs,
+            input_names,
+            outputs,
+            output_structure: structure(out_one, out_dict),
+            output_names,
+            layer_shapes,
+        };
+        Ok(Functional {
+            core,
+            graph: Arc::new(graph),
+        })
+    }
+}
+
+impl Graph {
+    /// Matches `x` to the model inputs (by position or by name), checks shapes,
+    /// and converts dtypes.
+    fn bind_inputs(&self, who: &str, x: &Data) -> Result<Vec<Tensor>> {
+        let n = self.inputs.len();
+        let given: Vec<Tensor> = match x {
+            Data::Dict(items) => self
+                .input_names
+                .iter()
+                .map(|name| {
+                    x.get(name).cloned().ok_or_else(|| {
+                        let keys: Vec<&str> = items.iter().map(|(k, _)| k.as_str()).collect();
+                        arg_err(
+                            who,
+                            format!(
+                                "missing input '{name}': the model's inputs are {:?}, got keys {keys:?}",
+                                self.input_names
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?,
+            _ => {
+                if x.len() != n {
+                    return Err(arg_err(
+                        who,
+                        format!(
+                            "the model expects {n} input(s) {:?}, got {} tensor(s)",
+                            self.input_names,
+                            x.len()
+                        ),
+                    ));
+                }
+                x.tensors().into_iter().cloned().collect()
+            }
+        };
+        given
+            .into_iter()
+            .zip(&self.inputs)
+            .zip(&self.input_names)
+            .map(|((t, (_, shape, dtype)), name)| {
+                let ok = t.ndim() == shape.len()
+                    && shape
+                        .iter()
+                        .zip(t.shape())
+                        .all(|(w, &d)| w.is_none_or(|w| w == d));
+                if !ok {
+                    return Err(shape_err(
+                        who,
+                        format!(
+                            "input '{name}' of shape {:?} is incompatible with the expected shape {}",
+                            t.shape(),
+                            fmt_shape(shape)
+                        ),
+                    ));
+                }
+                if t.dtype() != *dtype {
+                    ops::cast(&t, *dtype)
+                } else {
+                    Ok(t)
+                }
+            })
+            .collect()
+    }
+
+    /// Runs the layer calls in order.
+    fn run(&self, inputs: Vec<Tensor>, training: bool) -> Result<Vec<Tensor>> {
+        let mut slots: Vec<Option<Tensor>> = vec![None; self.n_slots];
+        for ((slot, _, _), t) in self.inputs.iter().zip(inputs) {
+            slots[*slot] = Some(t);
+        }
+        for step in &self.steps {
+            let xs: Vec<Tensor> = step
+                .inputs
+                .iter()
+                .map(|&s| {
+                    slots[s].clone().ok_or_else(|| {
+                        arg_err("Functional", "internal error: a graph value was read before it was computed")
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let layer = self.layers[step.layer].read();
+            let xs = autocast(layer.base().dtype(), &xs)?;
+            let ys = layer.call_multi(&xs, training)?;
+            if ys.len() != step.outputs.len() {
+                return Err(arg_err(
+                    &format!("layer '{}' ({})", layer.name(), layer.class_name()),
+                    format!(
+                        "returned {} outputs, but {} were recorded when the graph was built",
+                        ys.len(),
+                        step.outputs.len()
+                    ),
+                ));
+            }
+            for &f in &step.free {
+                slots[f] = None;
+            }
+            for (&o, y) in step.outputs.iter().zip(ys) {
+                slots[o] = Some(y);
+            }
+        }
+        self.outputs
+            .iter()
+            .map(|&s| {
+                slots[s].clone().ok_or_else(|| {
+                    arg_err("Functional", "internal error: a model output was not computed")
+                })
+            })
+            .collect()
+    }
+
+    fn structure_outputs(&self, mut ys: Vec<Tensor>) -> Data {
+        match self.output_structure {
+            Structure::One if ys.len() == 1 => Data::Tensor(ys.swap_remove(0)),
+            Structure::One | Structure::List => Data::List(ys),
+            Structure::Dict => Data::Dict(self.output_names.iter().cloned().zip(ys).collect()),
+        }
+    }
+}
+
+impl Functional {
+    /// The layers (shared handles), inputs first, in call order.
+    pub fn shared_layers(&self) -> &[SharedLayer] {
+        &self.graph.layers
+    }
+
+    /// The layer named `name` (Keras's `get_layer`).
+    pub fn get_layer(&self, name: &str) -> Result<SharedLayer> {
+        self.graph
+            .layers
+            .iter()
+            .find(|l| l.read().name() == name)
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<String> =
+                    self.graph.layers.iter().map(|l| l.read().name().to_string()).collect();
+                arg_err(
+                    self.core.name(),
+                    format!("no such layer: '{name}'. Existing layers are: {names:?}"),
+                )
+            })
+    }
+
+    /// The input names (input layer names, or the keys of a dict of inputs).
+    pub fn input_names(&self) -> &[String] {
+        &self.graph.input_names
+    }
+
+    /// This model as a layer, to call inside another model (Keras's nested
+    /// models). The layer shares this model's layers and weights.
+    pub fn as_layer(&self) -> FunctionalLayer {
+        let mut base = LayerBase::new("Functional");
+        base.set_name(self.core.name());
+        base.mark_built();
+        FunctionalLayer {
+            base,
+            graph: self.graph.clone(),
+        }
+    }
+
+    /// Keras's summary with the "Connected to" column.
+    fn summary_rows(&self) -> Vec<[String; 4]> {
+        let g = &self.graph;
+        let mut rows = Vec::new();
+        let names: Vec<String> = g.layers.iter().map(|l| l.read().name().to_string()).collect();
+        let mut shown = vec![false; g.layers.len()];
+        for (li, l) in g.layers.iter().enumerate() {
+            let l = l.read();
+            if g.steps.iter().any(|s| s.layer == li) {
+                continue;
+            }
+            shown[li] = true;
+            rows.push([
+                format!("{} ({})", l.name(), l.class_name()),
+                g.layer_shapes[li].as_deref().map(fmt_shape).unwrap_or_else(|| "?".into()),
+                super::thousands(l.count_params()),
+                "-".into(),
+            ]);
+        }
+        for s in &g.steps {
+            let l = g.layers[s.layer].read();
+            let conn: Vec<String> = s
+                .connected
+                .iter()
+                .map(|&(li, k)| {
+                    names
+                        .get(li)
+                        .map(|n| format!("{n}[{k}][0]"))
+                        .unwrap_or_else(|| "?".into())
+                })
+                .collect();
+            let params = if shown[s.layer] {
+                "(shared)".to_string()
+            } else {
+                super::thousands(l.count_params())
+            };
+            shown[s.layer] = true;
+            let shapes: Vec<String> = s.out_shapes.iter().map(|x| fmt_shape(x)).collect();
+            rows.push([
+                format!("{} ({})", l.name(), l.class_name()),
+                shapes.join(", "),
+                params,
+                conn.join(", "),
+            ]);
+        }
+        rows
+    }
+}
+
+impl Model for Functional {
+    fn core(&self) -> &ModelCore {
+        &self.core
+    }
+    fn core_mut(&mut self) -> &mut ModelCore {
+        &mut self.core
+    }
+    fn call(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
+        let who = self.core.name().to_string();
+        let y = self.call_data(&Data::Tensor(x.clone()), training)?;
+        Ok(y.single(&who)?.clone())
+    }
+    fn call_data(&mut self, x: &Data, training: bool) -> Result<Data> {
+        let xs = self.graph.bind_inputs(self.core.name(), x)?;
+        let ys = self.graph.run(xs, training)?;
+        Ok(self.graph.structure_outputs(ys))
+    }
+    fn layers(&self) -> Vec<LayerRef<'_>> {
+        self.graph.layers.iter().map(|l| LayerRef::Locked(l.read())).collect()
+    }
+    fn output_names(&self) -> Vec<String> {
+        self.graph.output_names.clone()
+    }
+    fn summary_string(&self) -> String {
+        super::summary_table_connected(
+            self.core.name(),
+            &self.summary_rows(),
+            &self.trainable_variables(),
+            &self.non_trainable_variables(),
+        )
+    }
+}
+
+/// A [`Functional`] model used as a layer in another model ([`Functional::as_layer`]).
+pub struct FunctionalLayer {
+    base: LayerBase,
+    graph: Arc<Graph>,
+}
+
+impl Layer for FunctionalLayer {
+    fn base(&self) -> &LayerBase {
+        &self.base
+    }
+    fn base_mut(&mut self) -> &mut LayerBase {
+        &mut self.base
+    }
+    fn class_name(&self) -> &'static str {
+        "Functional"
+    }
+    fn call(&self, x: &Tensor, training: bool) -> Result<Tensor> {
+        let mut ys = self.call_multi(std::slice::from_ref(x), training)?;
+        if ys.len() != 1 {
+            return Err(arg_err(
+                self.name(),
+                format!("the nested model has {} outputs; use `apply_multi`", ys.len()),
+            ));
+        }
+        Ok(ys.remove(0))
+    }
+    fn call_multi(&self, xs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+        let xs = self.graph.bind_inputs(self.name(), &Data::List(xs.to_vec()))?;
+        self.graph.run(xs, training)
+    }
+    fn build_multi(&mut self, shapes: &[PartialShape]) -> Result<()> {
+        if shapes.len() != self.graph.inputs.len() {
+            return Err(arg_err(
+                self.name(),
+                format!(
+                    "the nested model expects {} input(s), got {}",
+                    self.graph.inputs.len(),
+                    shapes.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+    fn sublayers(&self) -> Vec<LayerRef<'_>> {
+        self.graph.layers.iter().map(|l| LayerRef::Locked(l.read())).collect()
+    }
+    fn set_trainable(&mut self, t: bool) {
+        self.base.set_trainable_flag(t);
+        for l in &self.graph.layers {
+            l.write().set_trainable(t);
+        }
+    }
+}
