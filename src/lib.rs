@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod models;
 pub mod optimizers;
 pub mod regularizers;
+pub mod saving;
 mod variable;
 
 pub use models::{Functional, Input, KerasTensor, Model, Sequential};

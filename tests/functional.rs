@@ -14,7 +14,11 @@ fn uniform(shape: &[usize], seed: u64) -> Tensor {
 }
 
 fn labels(n: usize, k: i32) -> Tensor {
-    Tensor::from_vec((0..n as i32).map(|i| (i * 7 + 3) % k).collect::<Vec<_>>(), [n]).unwrap()
+    Tensor::from_vec(
+        (0..n as i32).map(|i| (i * 7 + 3) % k).collect::<Vec<_>>(),
+        [n],
+    )
+    .unwrap()
 }
 
 /// The two-input, two-output model of `tools/` check in Python Keras:
@@ -25,7 +29,11 @@ fn two_headed() -> (Functional, [String; 2]) {
     let x = Concatenate::new().apply([&a, &b]).unwrap();
     let h = Dense::new(8).activation("relu").apply(&x).unwrap();
     let reg = Dense::new(1).named("reg").apply(&h).unwrap();
-    let cls = Dense::new(3).activation("softmax").named("cls").apply(&h).unwrap();
+    let cls = Dense::new(3)
+        .activation("softmax")
+        .named("cls")
+        .apply(&h)
+        .unwrap();
     let m = Functional::new([&a, &b], [&reg, &cls]).unwrap();
     (m, ["reg".into(), "cls".into()])
 }
@@ -128,7 +136,9 @@ fn functional_forward_equals_the_ops() {
     let (xa, xb) = (uniform(&[5, 3], 7), uniform(&[5, 3], 8));
     let got = m.predict([&xa, &xb], 2).unwrap();
     let w = d.read().weights();
-    let f = |x: &Tensor| ops::tanh(ops::add(ops::matmul(x, w[0].value()).unwrap(), w[1].value()).unwrap()).unwrap();
+    let f = |x: &Tensor| {
+        ops::tanh(ops::add(ops::matmul(x, w[0].value()).unwrap(), w[1].value()).unwrap()).unwrap()
+    };
     let (fa, fb) = (f(&xa), f(&xb));
     let want = ops::multiply(ops::add(&fa, &fb).unwrap(), &fa).unwrap();
     let (g, w) = (got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
@@ -153,7 +163,10 @@ fn nested_model_shares_weights() {
     full.compile("sgd", "mse", Vec::<&str>::new()).unwrap();
     let xs = uniform(&[8, 4], 9);
     let before = encoder.predict(&xs, 8).unwrap().to_vec::<f32>().unwrap();
-    full.fit(&xs, &uniform(&[8, 1], 10)).verbose(0).run().unwrap();
+    full.fit(&xs, &uniform(&[8, 1], 10))
+        .verbose(0)
+        .run()
+        .unwrap();
     // Training the outer model moved the encoder's (shared) weights.
     let after = encoder.predict(&xs, 8).unwrap().to_vec::<f32>().unwrap();
     assert_ne!(before, after);
@@ -169,9 +182,15 @@ fn graph_build_errors_name_the_layer_and_shapes() {
     let name = add.name().to_string();
     let err = add.apply([&a, &b]).unwrap_err().to_string();
     assert!(err.contains(&name) && err.contains("(Add)"), "{err}");
-    assert!(err.contains("(None, 4)") && err.contains("(None, 3)"), "{err}");
+    assert!(
+        err.contains("(None, 4)") && err.contains("(None, 3)"),
+        "{err}"
+    );
 
-    let err = Dense::new(3).apply(&Input::new([2, 2, 2]).tensor()).and_then(|t| Flatten::new().apply(&t)).map(|t| t.shape().to_vec());
+    let err = Dense::new(3)
+        .apply(&Input::new([2, 2, 2]).tensor())
+        .and_then(|t| Flatten::new().apply(&t))
+        .map(|t| t.shape().to_vec());
     assert_eq!(err.unwrap(), vec![None, Some(12)]);
 
     let c = Input::new([5]).tensor();
@@ -191,11 +210,26 @@ fn graph_build_errors_name_the_layer_and_shapes() {
 
     let (mut m, _) = two_headed();
     let err = m
-        .compile_with(Compile::new("adam").loss("mse").metrics(["mae", "mse", "accuracy"]))
-        .and_then(|_| m.fit([&uniform(&[4, 4], 1), &uniform(&[4, 3], 1)], [&uniform(&[4, 1], 1), &labels(4, 3)]).verbose(0).run().map(|_| ()))
+        .compile_with(
+            Compile::new("adam")
+                .loss("mse")
+                .metrics(["mae", "mse", "accuracy"]),
+        )
+        .and_then(|_| {
+            m.fit(
+                [&uniform(&[4, 4], 1), &uniform(&[4, 3], 1)],
+                [&uniform(&[4, 1], 1), &labels(4, 3)],
+            )
+            .verbose(0)
+            .run()
+            .map(|_| ())
+        })
         .unwrap_err()
         .to_string();
-    assert!(err.contains("as many entries as the model has outputs"), "{err}");
+    assert!(
+        err.contains("as many entries as the model has outputs"),
+        "{err}"
+    );
     let err = m.predict(&uniform(&[4, 4], 1), 4).unwrap_err().to_string();
     assert!(err.contains("expects 2 input(s)"), "{err}");
     let err = m
@@ -214,7 +248,11 @@ fn integer_inputs_and_none_batch() {
     let o = Dense::new(1).apply(&f).unwrap();
     let mut m = Functional::new(&i, &o).unwrap();
     for n in [1, 7] {
-        let x = Tensor::from_vec((0..5 * n as i32).map(|v| v % 20).collect::<Vec<_>>(), [n, 5]).unwrap();
+        let x = Tensor::from_vec(
+            (0..5 * n as i32).map(|v| v % 20).collect::<Vec<_>>(),
+            [n, 5],
+        )
+        .unwrap();
         assert_eq!(m.predict(&x, 3).unwrap().shape(), &[n, 1]);
     }
 }
@@ -224,8 +262,11 @@ fn vec_inputs_class_weight_and_validation_freq() {
     let i = Input::new([2]).tensor();
     let o = Dense::new(2).activation("softmax").apply(&i).unwrap();
     let mut m = Functional::new(&i, &o).unwrap();
-    m.compile("sgd", "sparse_categorical_crossentropy", ["accuracy"]).unwrap();
-    let x: Vec<Vec<f32>> = (0..20).map(|k| vec![k as f32 / 20.0, 1.0 - k as f32 / 20.0]).collect();
+    m.compile("sgd", "sparse_categorical_crossentropy", ["accuracy"])
+        .unwrap();
+    let x: Vec<Vec<f32>> = (0..20)
+        .map(|k| vec![k as f32 / 20.0, 1.0 - k as f32 / 20.0])
+        .collect();
     let y: Vec<i32> = (0..20).map(|k| (k >= 10) as i32).collect();
     let h = m
         .fit(x.clone(), y.clone())
@@ -238,16 +279,24 @@ fn vec_inputs_class_weight_and_validation_freq() {
         .unwrap();
     assert_eq!(h.history["loss"].len(), 4);
     assert_eq!(h.history["val_loss"].len(), 2); // epochs 2 and 4
-    // class_weight scales each sample's loss by its class weight: with weight 0
-    // for class 1 and 2 for class 0, one step on class-1-only data changes nothing.
-    let w0 = m.trainable_variables().iter().map(|v| v.value().to_vec::<f32>().unwrap()).collect::<Vec<_>>();
+                                                // class_weight scales each sample's loss by its class weight: with weight 0
+                                                // for class 1 and 2 for class 0, one step on class-1-only data changes nothing.
+    let w0 = m
+        .trainable_variables()
+        .iter()
+        .map(|v| v.value().to_vec::<f32>().unwrap())
+        .collect::<Vec<_>>();
     m.fit(vec![vec![0.9f32, 0.1]; 4], vec![1i32; 4])
         .class_weight([(0, 2.0), (1, 0.0)])
         .shuffle(false)
         .verbose(0)
         .run()
         .unwrap();
-    let w1 = m.trainable_variables().iter().map(|v| v.value().to_vec::<f32>().unwrap()).collect::<Vec<_>>();
+    let w1 = m
+        .trainable_variables()
+        .iter()
+        .map(|v| v.value().to_vec::<f32>().unwrap())
+        .collect::<Vec<_>>();
     assert_eq!(w0, w1);
     let err = m
         .fit(x, y)
@@ -284,9 +333,13 @@ fn fit_on_a_dataset_and_an_iterator() {
     let i = Input::new([2]).tensor();
     let o = Dense::new(1).apply(&i).unwrap();
     let mut m = Functional::new(&i, &o).unwrap();
-    m.compile(ceras::optimizers::Sgd::new(0.1), "mse", ["mae"]).unwrap();
+    m.compile(ceras::optimizers::Sgd::new(0.1), "mse", ["mae"])
+        .unwrap();
     let h = m
-        .fit_dataset(Synthetic { batches: 6, epochs_seen: 0 })
+        .fit_dataset(Synthetic {
+            batches: 6,
+            epochs_seen: 0,
+        })
         .epochs(30)
         .verbose(0)
         .run()
@@ -299,11 +352,20 @@ fn fit_on_a_dataset_and_an_iterator() {
         .unwrap();
     assert!(logs.contains_key("mae"));
     let p = m
-        .predict_dataset(&mut Synthetic { batches: 2, epochs_seen: 0 }, None)
+        .predict_dataset(
+            &mut Synthetic {
+                batches: 2,
+                epochs_seen: 0,
+            },
+            None,
+        )
         .unwrap();
     assert_eq!(p.tensors()[0].shape(), &[16, 1]);
     let err = m
-        .fit_dataset(IterDataset::new((0..2).map(|k| Batch::new(uniform(&[4, 2], k), uniform(&[4, 1], k))), None))
+        .fit_dataset(IterDataset::new(
+            (0..2).map(|k| Batch::new(uniform(&[4, 2], k), uniform(&[4, 1], k))),
+            None,
+        ))
         .verbose(0)
         .run()
         .unwrap_err()

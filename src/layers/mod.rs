@@ -16,16 +16,23 @@
 //! ```
 
 mod conv;
+mod conv_extra;
 mod core;
+mod einsum_dense;
 mod merge;
 mod norm;
 mod pooling;
 
 pub use self::conv::{Conv, Conv1D, Conv2D, Conv3D};
+pub use self::conv_extra::{
+    Conv1DTranspose, Conv2DTranspose, Conv3DTranspose, ConvTranspose, DepthwiseConv,
+    DepthwiseConv1D, DepthwiseConv2D, SeparableConv, SeparableConv1D, SeparableConv2D,
+};
 pub use self::core::{
     Activation, Dense, Dropout, Embedding, Flatten, Lambda, Permute, ReLU, RepeatVector, Rescaling,
     Reshape, Softmax,
 };
+pub use self::einsum_dense::{EinsumDense, EinsumOutputShape};
 pub use self::merge::{Add, Average, Concatenate, Maximum, Merge, Minimum, Multiply, Subtract};
 pub use self::norm::{BatchNormalization, LayerNormalization};
 pub use self::pooling::{

@@ -87,7 +87,8 @@ impl Data {
             match n {
                 None => n = Some(d),
                 Some(m) if m != d => {
-                    let shapes: Vec<_> = self.tensors().iter().map(|t| t.shape().to_vec()).collect();
+                    let shapes: Vec<_> =
+                        self.tensors().iter().map(|t| t.shape().to_vec()).collect();
                     return Err(shape_err(
                         who,
                         format!(
@@ -389,8 +390,8 @@ impl ArrayDataset {
     fn reshuffle(&mut self) -> Result<()> {
         if self.shuffle && self.n > 1 {
             let idx = Tensor::from_vec((0..self.n as i32).collect::<Vec<_>>(), [self.n])?;
-            self.order = crate::random::shuffle(&idx, 0, crate::random::Seed::Global)?
-                .to_vec::<i32>()?;
+            self.order =
+                crate::random::shuffle(&idx, 0, crate::random::Seed::Global)?.to_vec::<i32>()?;
         }
         Ok(())
     }

@@ -99,8 +99,10 @@ impl SharedLayer {
     pub fn apply_multi<'a>(&self, inputs: impl Into<SymInputs<'a>>) -> Result<Vec<KerasTensor>> {
         let inputs: Vec<KerasTensor> = inputs.into().0.into_iter().cloned().collect();
         let shapes: Vec<PartialShape> = inputs.iter().map(|t| t.shape().to_vec()).collect();
-        let specs: Vec<(PartialShape, DType)> =
-            inputs.iter().map(|t| (t.shape().to_vec(), t.dtype())).collect();
+        let specs: Vec<(PartialShape, DType)> = inputs
+            .iter()
+            .map(|t| (t.shape().to_vec(), t.dtype()))
+            .collect();
         let shown: Vec<String> = shapes.iter().map(|s| fmt_shape(s)).collect();
         let outs = {
             let mut l = self.write();
@@ -322,7 +324,11 @@ impl<const N: usize> From<[&KerasTensor; N]> for SymSpec {
 }
 impl<const N: usize> From<[(&str, &KerasTensor); N]> for SymSpec {
     fn from(t: [(&str, &KerasTensor); N]) -> Self {
-        SymSpec::Dict(t.iter().map(|(k, x)| (k.to_string(), (*x).clone())).collect())
+        SymSpec::Dict(
+            t.iter()
+                .map(|(k, x)| (k.to_string(), (*x).clone()))
+                .collect(),
+        )
     }
 }
 impl From<Vec<(String, KerasTensor)>> for SymSpec {
@@ -415,7 +421,10 @@ impl Functional {
         let (ins, in_names, _) = inputs.into().split();
         let (outs, out_names, out_one) = outputs.into().split();
         if ins.is_empty() || outs.is_empty() {
-            return Err(arg_err(&who, "a model needs at least one input and one output"));
+            return Err(arg_err(
+                &who,
+                "a model needs at least one input and one output",
+            ));
         }
         let input_ids: HashSet<usize> = ins.iter().map(|t| t.id()).collect();
         if input_ids.len() != ins.len() {
@@ -531,7 +540,10 @@ impl Functional {
         layer_shapes.resize(layers.len(), None);
         for t in &ins {
             if t.is_input() {
-                let li = layers.iter().position(|x| x.same(&t.0.node.layer)).unwrap_or(0);
+                let li = layers
+                    .iter()
+                    .position(|x| x.same(&t.0.node.layer))
+                    .unwrap_or(0);
                 layer_shapes[li] = Some(t.shape().to_vec());
             }
         }
@@ -674,7 +686,10 @@ impl Graph {
                 .iter()
                 .map(|&s| {
                     slots[s].clone().ok_or_else(|| {
-                        arg_err("Functional", "internal error: a graph value was read before it was computed")
+                        arg_err(
+                            "Functional",
+                            "internal error: a graph value was read before it was computed",
+                        )
                     })
                 })
                 .collect::<Result<_>>()?;
@@ -702,7 +717,10 @@ impl Graph {
             .iter()
             .map(|&s| {
                 slots[s].clone().ok_or_else(|| {
-                    arg_err("Functional", "internal error: a model output was not computed")
+                    arg_err(
+                        "Functional",
+                        "internal error: a model output was not computed",
+                    )
                 })
             })
             .collect()
@@ -731,8 +749,12 @@ impl Functional {
             .find(|l| l.read().name() == name)
             .cloned()
             .ok_or_else(|| {
-                let names: Vec<String> =
-                    self.graph.layers.iter().map(|l| l.read().name().to_string()).collect();
+                let names: Vec<String> = self
+                    .graph
+                    .layers
+                    .iter()
+                    .map(|l| l.read().name().to_string())
+                    .collect();
                 arg_err(
                     self.core.name(),
                     format!("no such layer: '{name}'. Existing layers are: {names:?}"),
@@ -761,7 +783,11 @@ impl Functional {
     fn summary_rows(&self) -> Vec<[String; 4]> {
         let g = &self.graph;
         let mut rows = Vec::new();
-        let names: Vec<String> = g.layers.iter().map(|l| l.read().name().to_string()).collect();
+        let names: Vec<String> = g
+            .layers
+            .iter()
+            .map(|l| l.read().name().to_string())
+            .collect();
         let mut shown = vec![false; g.layers.len()];
         for (li, l) in g.layers.iter().enumerate() {
             let l = l.read();
@@ -771,7 +797,10 @@ impl Functional {
             shown[li] = true;
             rows.push([
                 format!("{} ({})", l.name(), l.class_name()),
-                g.layer_shapes[li].as_deref().map(fmt_shape).unwrap_or_else(|| "?".into()),
+                g.layer_shapes[li]
+                    .as_deref()
+                    .map(fmt_shape)
+                    .unwrap_or_else(|| "?".into()),
                 super::thousands(l.count_params()),
                 "-".into(),
             ]);
@@ -824,7 +853,11 @@ impl Model for Functional {
         Ok(self.graph.structure_outputs(ys))
     }
     fn layers(&self) -> Vec<LayerRef<'_>> {
-        self.graph.layers.iter().map(|l| LayerRef::Locked(l.read())).collect()
+        self.graph
+            .layers
+            .iter()
+            .map(|l| LayerRef::Locked(l.read()))
+            .collect()
     }
     fn output_names(&self) -> Vec<String> {
         self.graph.output_names.clone()
@@ -860,13 +893,18 @@ impl Layer for FunctionalLayer {
         if ys.len() != 1 {
             return Err(arg_err(
                 self.name(),
-                format!("the nested model has {} outputs; use `apply_multi`", ys.len()),
+                format!(
+                    "the nested model has {} outputs; use `apply_multi`",
+                    ys.len()
+                ),
             ));
         }
         Ok(ys.remove(0))
     }
     fn call_multi(&self, xs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
-        let xs = self.graph.bind_inputs(self.name(), &Data::List(xs.to_vec()))?;
+        let xs = self
+            .graph
+            .bind_inputs(self.name(), &Data::List(xs.to_vec()))?;
         self.graph.run(xs, training)
     }
     fn build_multi(&mut self, shapes: &[PartialShape]) -> Result<()> {
@@ -883,7 +921,11 @@ impl Layer for FunctionalLayer {
         Ok(())
     }
     fn sublayers(&self) -> Vec<LayerRef<'_>> {
-        self.graph.layers.iter().map(|l| LayerRef::Locked(l.read())).collect()
+        self.graph
+            .layers
+            .iter()
+            .map(|l| LayerRef::Locked(l.read()))
+            .collect()
     }
     fn set_trainable(&mut self, t: bool) {
         self.base.set_trainable_flag(t);

@@ -22,7 +22,9 @@ mod data;
 mod functional;
 
 pub use data::{Batch, Data, Dataset, IntoData, IterDataset};
-pub use functional::{Functional, FunctionalLayer, InputLayer, KerasTensor, SharedLayer, SymInputs, SymSpec};
+pub use functional::{
+    Functional, FunctionalLayer, InputLayer, KerasTensor, SharedLayer, SymInputs, SymSpec,
+};
 
 use crate::callbacks::{Callback, Control, Logs};
 use crate::error::{arg_err, shape_err};
@@ -539,8 +541,16 @@ pub trait Model: Send {
             for (i, list) in lists.iter().enumerate() {
                 let mut ms = Vec::new();
                 for m in list {
-                    let base = if weighted && !multi { format!("weighted_{m}") } else { m.clone() };
-                    let log = if multi { format!("{}_{base}", names[i]) } else { base };
+                    let base = if weighted && !multi {
+                        format!("weighted_{m}")
+                    } else {
+                        m.clone()
+                    };
+                    let log = if multi {
+                        format!("{}_{base}", names[i])
+                    } else {
+                        base
+                    };
                     let yt = targets[i].clone().unwrap_or_else(|| preds[i].clone());
                     ms.push(resolve_metric(m, &log, &yt, preds[i])?);
                 }
@@ -604,14 +614,20 @@ pub trait Model: Send {
             let yt = targets[i].as_ref().ok_or_else(|| {
                 arg_err(
                     &name,
-                    format!("no target given for output '{}', which has a loss", r.names[i]),
+                    format!(
+                        "no target given for output '{}', which has a loss",
+                        r.names[i]
+                    ),
                 )
             })?;
             let li = loss.compute(yt, preds[i], sample_weight)?;
             let wi = if r.weights[i] == 1.0 {
                 li.clone()
             } else {
-                ops::multiply(&li, ops::cast(&Tensor::scalar(r.weights[i] as f32)?, li.dtype())?)?
+                ops::multiply(
+                    &li,
+                    ops::cast(&Tensor::scalar(r.weights[i] as f32)?, li.dtype())?,
+                )?
             };
             total = Some(match total {
                 None => wi,
@@ -880,7 +896,10 @@ pub trait Model: Send {
         for s in 0..steps {
             let b = dataset.get_batch(s)?;
             let y = b.y.ok_or_else(|| {
-                arg_err(&name, format!("evaluate: batch {s} of the dataset has no targets"))
+                arg_err(
+                    &name,
+                    format!("evaluate: batch {s} of the dataset has no targets"),
+                )
             })?;
             logs = self.test_step(&b.x, &y, b.sample_weight.as_ref())?;
             bar.update(s + 1, &logs, false);
@@ -895,10 +914,7 @@ pub trait Model: Send {
         Self: Sized,
     {
         let name = self.name().to_string();
-        Ok(self
-            .predict_outputs(x, batch_size)?
-            .single(&name)?
-            .clone())
+        Ok(self.predict_outputs(x, batch_size)?.single(&name)?.clone())
     }
 
     /// `predict` keeping the output structure (a list or dict of arrays for
@@ -928,6 +944,29 @@ pub trait Model: Send {
             return Err(shape_err(&name, "predict: no samples"));
         }
         Data::concat(&outs)
+    }
+
+    /// Saves the weights to a `.weights.npz` file (atomically; see [`crate::saving`]).
+    fn save_weights(&self, path: impl AsRef<std::path::Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        crate::saving::save_weights(&self.variables(), path)
+    }
+
+    /// Loads weights saved by [`Model::save_weights`] (the model must be built).
+    fn load_weights(&mut self, path: impl AsRef<std::path::Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let vars = self.variables();
+        if vars.is_empty() {
+            return Err(arg_err(
+                self.name(),
+                "load_weights: the model has no variables yet; build it first (give it an Input or call it once)",
+            ));
+        }
+        crate::saving::load_weights(&vars, path)
     }
 
     /// Prints Keras's summary table.
@@ -1087,7 +1126,11 @@ fn wrap_cell(s: &str, width: usize) -> Vec<String> {
             lines.push(cur.trim_end().to_string());
             cur.clear();
         }
-        cur.push_str(if cur.is_empty() { word.trim_start() } else { word });
+        cur.push_str(if cur.is_empty() {
+            word.trim_start()
+        } else {
+            word
+        });
     }
     if !cur.trim().is_empty() || lines.is_empty() {
         lines.push(cur.trim_end().to_string());
@@ -1305,7 +1348,10 @@ pub struct Fit<'a, M: Model + ?Sized> {
 /// (integer labels, or the argmax of one-hot rows); classes not listed weigh 1.
 fn class_sample_weights(who: &str, y: &Data, cw: &BTreeMap<usize, f64>) -> Result<Tensor> {
     let y = y.single(who).map_err(|_| {
-        arg_err(who, "`class_weight` is only supported for models with a single output")
+        arg_err(
+            who,
+            "`class_weight` is only supported for models with a single output",
+        )
     })?;
     let labels = if y.ndim() > 1 && y.shape().last() != Some(&1) {
         ops::argmax(y, Some(-1), false)?
@@ -1499,9 +1545,19 @@ impl<'a, M: Model + ?Sized> Fit<'a, M> {
         };
         let steps = epoch_steps(&name, train.num_batches(), self.steps_per_epoch)?;
         let mut history = History::default();
-        let mut control = Control::default();
+        let mut control = Control {
+            epochs: self.epochs,
+            steps: Some(steps),
+            verbose: self.verbose,
+            variables: self.model.variables(),
+            ..Control::default()
+        };
+        if self.verbose > 0 {
+            self.callbacks
+                .push(Box::new(crate::callbacks::ProgbarLogger::new()));
+        }
         for c in &mut self.callbacks {
-            c.on_train_begin(&mut control);
+            c.on_train_begin(&mut control)?;
         }
         let mut logs = Logs::new();
         for epoch in self.initial_epoch..self.epochs {
@@ -1509,22 +1565,17 @@ impl<'a, M: Model + ?Sized> Fit<'a, M> {
             control.learning_rate = self.model.optimizer().and_then(|o| o.learning_rate().ok());
             let before = control.learning_rate;
             for c in &mut self.callbacks {
-                c.on_epoch_begin(epoch, &mut control);
+                c.on_epoch_begin(epoch, &mut control)?;
             }
             if control.learning_rate != before {
                 if let (Some(lr), Some(o)) = (control.learning_rate, self.model.optimizer()) {
                     o.set_learning_rate(lr);
                 }
             }
-            if self.verbose > 0 {
-                println!("Epoch {}/{}", epoch + 1, self.epochs);
-            }
-            let mut bar = Progbar::new(steps, self.verbose);
             for s in 0..steps {
                 let b = train.get_batch(s)?;
-                let y = b.y.ok_or_else(|| {
-                    arg_err(&name, format!("fit: batch {s} has no targets"))
-                })?;
+                let y =
+                    b.y.ok_or_else(|| arg_err(&name, format!("fit: batch {s} has no targets")))?;
                 let sw = match &self.class_weight {
                     Some(cw) => {
                         if b.sample_weight.is_some() {
@@ -1538,10 +1589,12 @@ impl<'a, M: Model + ?Sized> Fit<'a, M> {
                     None => b.sample_weight,
                 };
                 logs = self.model.train_step(&b.x, &y, sw.as_ref())?;
-                for c in &mut self.callbacks {
-                    c.on_train_batch_end(s, &logs, &mut control);
+                if control.variables.is_empty() {
+                    control.variables = self.model.variables(); // built by the first step
                 }
-                bar.update(s + 1, &logs, false);
+                for c in &mut self.callbacks {
+                    c.on_train_batch_end(s, &logs, &mut control)?;
+                }
                 if control.stop_training {
                     break;
                 }
@@ -1558,16 +1611,17 @@ impl<'a, M: Model + ?Sized> Fit<'a, M> {
                     }
                 }
             }
-            bar.update(steps, &logs, true);
             for (k, v) in &logs {
                 history.history.entry(k.clone()).or_default().push(*v);
             }
             history.epoch.push(epoch);
+            control.learning_rate = self.model.optimizer().and_then(|o| o.learning_rate().ok());
+            let before = control.learning_rate;
             for c in &mut self.callbacks {
-                c.on_epoch_end(epoch, &logs, &mut control);
+                c.on_epoch_end(epoch, &logs, &mut control)?;
             }
-            if let (Some(lr), Some(o)) = (control.learning_rate, self.model.optimizer()) {
-                if o.learning_rate().ok() != Some(lr) {
+            if control.learning_rate != before {
+                if let (Some(lr), Some(o)) = (control.learning_rate, self.model.optimizer()) {
                     o.set_learning_rate(lr);
                 }
             }
@@ -1576,7 +1630,7 @@ impl<'a, M: Model + ?Sized> Fit<'a, M> {
             }
         }
         for c in &mut self.callbacks {
-            c.on_train_end(&logs, &mut control);
+            c.on_train_end(&logs, &mut control)?;
         }
         Ok(history)
     }
