@@ -19,6 +19,8 @@ pub enum Reduction {
     /// `"sum_over_batch_size"`: sum of weighted losses / number of loss values.
     #[default]
     SumOverBatchSize,
+    /// `"mean"`: the same as `"sum_over_batch_size"`.
+    Mean,
     /// `"sum"`
     Sum,
     /// `"mean_with_sample_weight"`: sum of weighted losses / sum of weights.
@@ -68,15 +70,17 @@ pub fn reduce_weighted(
         let (a, b) = same_rank(&v, &sw)?;
         v = ops::multiply(a, b)?;
     }
+    // Keras's `reduce_values` returns scalars and empty vectors unreduced.
+    if v.ndim() == 0 || (v.ndim() == 1 && v.size() == 0) {
+        return Ok(v);
+    }
     match r {
         Reduction::None => Ok(v),
         Reduction::Sum => ops::sum(&v, None, false),
-        Reduction::SumOverBatchSize => {
-            let n = v.size().max(1) as f64;
-            if v.size() == 0 {
-                return ops::zeros(&[], Some(v.dtype()));
-            }
-            ops::divide(ops::sum(&v, None, false)?, n)
+        Reduction::SumOverBatchSize | Reduction::Mean => {
+            let s = ops::sum(&v, None, false)?;
+            let n = ops::full(&[], v.size() as f64, Some(v.dtype()))?;
+            ops::divide_no_nan(s, n)
         }
         Reduction::MeanWithSampleWeight => {
             let s = ops::sum(&v, None, false)?;
@@ -89,20 +93,28 @@ pub fn reduce_weighted(
     }
 }
 
-/// Keras's `squeeze_or_expand_to_same_rank`: drops or adds a trailing 1-dim.
+/// Keras's `squeeze_or_expand_to_same_rank(a, b)` (`expand_rank_1=True`): when the
+/// ranks differ by one and the longer tensor ends in a 1-dim, that dim is squeezed,
+/// except that a rank-1 partner is expanded instead (`(n,)` with `(n, 1)` gives two
+/// `(n, 1)` tensors). Other rank differences are left to broadcasting.
 pub fn same_rank(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
+    same_rank_with(a, b, true)
+}
+
+/// [`same_rank`] with Keras's `expand_rank_1` flag (`false`: always squeeze).
+pub fn same_rank_with(a: &Tensor, b: &Tensor, expand_rank_1: bool) -> Result<(Tensor, Tensor)> {
     let (ra, rb) = (a.ndim(), b.ndim());
     if ra == rb + 1 && a.shape()[ra - 1] == 1 {
+        if rb == 1 && expand_rank_1 {
+            return Ok((a.clone(), ops::expand_dims(b, &[-1])?));
+        }
         return Ok((ops::squeeze(a, Some(&[-1]))?, b.clone()));
     }
     if rb == ra + 1 && b.shape()[rb - 1] == 1 {
+        if ra == 1 && expand_rank_1 {
+            return Ok((ops::expand_dims(a, &[-1])?, b.clone()));
+        }
         return Ok((a.clone(), ops::squeeze(b, Some(&[-1]))?));
-    }
-    if ra == rb + 1 {
-        return Ok((a.clone(), ops::expand_dims(b, &[-1])?));
-    }
-    if rb == ra + 1 {
-        return Ok((ops::expand_dims(a, &[-1])?, b.clone()));
     }
     Ok((a.clone(), b.clone()))
 }
@@ -137,6 +149,9 @@ pub enum Loss {
     Huber(f64),
     /// A user loss.
     Custom(Arc<dyn LossFn>),
+    /// A loss with a reduction other than `"sum_over_batch_size"` (Keras's
+    /// `reduction=` argument); see [`Loss::with_reduction`].
+    WithReduction(Box<Loss>, Reduction),
     /// An unknown name (reported at compile).
     Unknown(String),
 }
@@ -172,8 +187,20 @@ impl From<&str> for Loss {
 }
 
 impl Loss {
+    /// This loss with Keras's `reduction` argument (`MeanSquaredError(reduction="sum")`
+    /// is `Loss::MeanSquaredError.with_reduction(Reduction::Sum)`).
+    pub fn with_reduction(self, reduction: Reduction) -> Loss {
+        match self {
+            Loss::WithReduction(inner, _) => Loss::WithReduction(inner, reduction),
+            other => Loss::WithReduction(Box::new(other), reduction),
+        }
+    }
+
     /// Checks a name given as a string (error lists the known names).
     pub fn check(&self) -> Result<()> {
+        if let Loss::WithReduction(inner, _) = self {
+            return inner.check();
+        }
         if let Loss::Unknown(n) = self {
             return Err(arg_err(
                 "losses.get",
@@ -198,6 +225,7 @@ impl LossFn for Loss {
             Loss::SparseCategoricalCrossentropy { .. } => "sparse_categorical_crossentropy",
             Loss::Huber(_) => "huber_loss",
             Loss::Custom(l) => l.name(),
+            Loss::WithReduction(l, _) => l.name(),
             Loss::Unknown(n) => n,
         }
     }
@@ -205,6 +233,7 @@ impl LossFn for Loss {
     fn reduction(&self) -> Reduction {
         match self {
             Loss::Custom(l) => l.reduction(),
+            Loss::WithReduction(_, r) => *r,
             _ => Reduction::SumOverBatchSize,
         }
     }
@@ -215,6 +244,9 @@ impl LossFn for Loss {
             return ops::sparse_categorical_crossentropy(y_true, y_pred, *from_logits, -1);
         }
         if let Loss::Custom(l) = self {
+            return l.call(y_true, y_pred);
+        }
+        if let Loss::WithReduction(l, _) = self {
             return l.call(y_true, y_pred);
         }
         let (yt, yp) = same_rank(y_true, y_pred)?;

@@ -13,7 +13,7 @@
 //! ```
 
 use crate::error::arg_err;
-use crate::losses::{same_rank, Loss, LossFn};
+use crate::losses::{same_rank, same_rank_with, Loss, LossFn};
 use crate::{config, ops, DType, Result, Tensor, Variable};
 
 /// What a metric computes per sample (then averaged with sample weights), or a
@@ -44,6 +44,38 @@ pub enum Kind {
     Precision(f64),
     /// `Recall(thresholds=0.5)`
     Recall(f64),
+}
+
+/// Keras's `reduce_to_samplewise_values` (with `ops.mean`): weighs `values` by
+/// `sample_weight` (after [`same_rank`], averaging the values' extra trailing axes
+/// first) and averages every non-batch axis. Returns the per-sample values and the
+/// per-sample weights.
+fn reduce_to_samplewise_values(
+    values: &Tensor,
+    sample_weight: Option<&Tensor>,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let fx = config::floatx();
+    let trailing = |t: &Tensor, from: usize| -> Result<Tensor> {
+        let axes: Vec<i64> = (from as i64..t.ndim() as i64).collect();
+        ops::mean(t, Some(&axes), false)
+    };
+    let (mut v, w) = match sample_weight {
+        None => (values.clone(), None),
+        Some(w) => {
+            let w = ops::cast(w, fx)?;
+            let (v, w) = same_rank(values, &w)?;
+            let (wn, vn) = (w.ndim(), v.ndim());
+            let v = if vn > wn { trailing(&v, wn)? } else { v };
+            let w = ops::broadcast_to(&w, v.shape())?;
+            let v = ops::multiply(&v, &w)?;
+            let w = if wn > 1 { trailing(&w, 1)? } else { w };
+            (v, Some(w))
+        }
+    };
+    if v.ndim() > 1 {
+        v = trailing(&v, 1)?;
+    }
+    Ok((v, w))
 }
 
 /// A metric: a kind, a name and its state variables.
@@ -210,42 +242,44 @@ impl Metric {
             _ => ops::cast(y_true, yp.dtype())?,
         };
         if let Kind::Precision(t) | Kind::Recall(t) = self.kind {
-            // true positives, and false positives (precision) or negatives (recall).
-            let (a, b) = same_rank(&yt, &yp)?;
-            let pred = ops::cast(ops::greater(&b, t)?, fx)?;
-            let truth = ops::cast(&a, fx)?;
+            // Keras's `update_confusion_matrix_variables` with one threshold: a label
+            // is positive when non-zero, a prediction when above the threshold, and
+            // weights broadcast to the predictions' shape.
+            let (yp, yt) = same_rank(&yp, &yt)?;
+            let pred = ops::greater(&yp, t)?;
+            let truth = ops::not_equal(&yt, 0.0)?;
             let w = match sample_weight {
-                Some(w) => ops::cast(w, fx)?,
-                None => ops::ones(&[], Some(fx))?,
+                Some(w) => {
+                    let w = ops::expand_dims(ops::cast(w, fx)?, &[-1])?;
+                    let (_, w) = same_rank_with(&yt, &w, false)?;
+                    ops::broadcast_to(&w, yp.shape())?
+                }
+                None => ops::ones(yp.shape(), Some(fx))?,
             };
-            let tp = ops::multiply(ops::multiply(&pred, &truth)?, &w)?;
             let other = if matches!(self.kind, Kind::Precision(_)) {
-                ops::multiply(&pred, ops::subtract(1.0, &truth)?)?
+                ops::logical_and(&pred, ops::logical_not(&truth)?)?
             } else {
-                ops::multiply(ops::subtract(1.0, &pred)?, &truth)?
+                ops::logical_and(ops::logical_not(&pred)?, &truth)?
             };
-            let other = ops::multiply(other, &w)?;
-            self.a.assign_add(ops::sum(tp, None, false)?)?;
-            self.b.assign_add(ops::sum(other, None, false)?)?;
+            let count = |cond: &Tensor| -> Result<Tensor> {
+                let zero = ops::zeros(&[], Some(fx))?;
+                ops::sum(ops::r#where(cond, &w, zero)?, None, false)
+            };
+            self.a
+                .assign_add(count(&ops::logical_and(&pred, &truth)?)?)?;
+            self.b.assign_add(count(&other)?)?;
             return Ok(());
         }
         let v = ops::cast(self.values(&yt, &yp)?, fx)?;
-        let (total, count) = match sample_weight {
-            None => (
-                ops::sum(&v, None, false)?,
-                ops::full(&[], v.size() as f64, Some(fx))?,
-            ),
-            Some(w) => {
-                let w = ops::cast(w, fx)?;
-                let (v2, w2) = same_rank(&v, &w)?;
-                let w2 = ops::broadcast_to(&w2, v2.shape())?;
-                (
-                    ops::sum(ops::multiply(&v2, &w2)?, None, false)?,
-                    ops::sum(&w2, None, false)?,
-                )
+        let (v, w) = reduce_to_samplewise_values(&v, sample_weight)?;
+        let count = match w {
+            Some(w) => ops::sum(&w, None, false)?,
+            None => {
+                let n = if v.ndim() >= 1 { v.shape()[0] } else { 1 };
+                ops::full(&[], n as f64, Some(fx))?
             }
         };
-        self.a.assign_add(total)?;
+        self.a.assign_add(ops::sum(&v, None, false)?)?;
         self.b.assign_add(count)?;
         Ok(())
     }

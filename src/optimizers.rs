@@ -102,6 +102,101 @@ impl LearningRateSchedule for PiecewiseConstantDecay {
     }
 }
 
+/// `InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`:
+/// `initial / (1 + decay_rate * step / decay_steps)` (the quotient floored when
+/// `staircase`).
+#[derive(Debug, Clone)]
+pub struct InverseTimeDecay {
+    /// initial rate
+    pub initial_learning_rate: f64,
+    /// steps per decay unit
+    pub decay_steps: f64,
+    /// decay factor
+    pub decay_rate: f64,
+    /// decay in discrete steps
+    pub staircase: bool,
+}
+
+impl LearningRateSchedule for InverseTimeDecay {
+    fn rate(&self, step: f64) -> f64 {
+        let mut p = step / self.decay_steps;
+        if self.staircase {
+            p = p.floor();
+        }
+        self.initial_learning_rate / (1.0 + self.decay_rate * p)
+    }
+}
+
+/// `PolynomialDecay(initial_learning_rate, decay_steps, end_learning_rate=0.0001,
+/// power=1.0, cycle=False)`: `(initial - end) * (1 - step / decay_steps)^power + end`,
+/// with `step` capped at `decay_steps`, or, with `cycle`, `decay_steps` stretched to
+/// the first multiple of it at or above `step`.
+#[derive(Debug, Clone)]
+pub struct PolynomialDecay {
+    /// initial rate
+    pub initial_learning_rate: f64,
+    /// steps of the decay
+    pub decay_steps: f64,
+    /// final rate
+    pub end_learning_rate: f64,
+    /// power of the polynomial
+    pub power: f64,
+    /// restart the decay after each `decay_steps`
+    pub cycle: bool,
+}
+
+impl LearningRateSchedule for PolynomialDecay {
+    fn rate(&self, step: f64) -> f64 {
+        let (step, decay_steps) = if self.cycle {
+            let mult = if step == 0.0 {
+                1.0
+            } else {
+                (step / self.decay_steps).ceil()
+            };
+            (step, self.decay_steps * mult)
+        } else {
+            (step.min(self.decay_steps), self.decay_steps)
+        };
+        let p = step / decay_steps;
+        (self.initial_learning_rate - self.end_learning_rate) * (1.0 - p).powf(self.power)
+            + self.end_learning_rate
+    }
+}
+
+/// `CosineDecayRestarts(initial_learning_rate, first_decay_steps, t_mul=2.0,
+/// m_mul=1.0, alpha=0.0)` (SGDR): cosine decays restarted after `first_decay_steps`,
+/// each period `t_mul` times longer and starting `m_mul` times lower.
+#[derive(Debug, Clone)]
+pub struct CosineDecayRestarts {
+    /// initial rate
+    pub initial_learning_rate: f64,
+    /// steps of the first period
+    pub first_decay_steps: f64,
+    /// growth of the period length
+    pub t_mul: f64,
+    /// decay of the rate at each restart
+    pub m_mul: f64,
+    /// final fraction of each period's rate
+    pub alpha: f64,
+}
+
+impl LearningRateSchedule for CosineDecayRestarts {
+    fn rate(&self, step: f64) -> f64 {
+        let fraction = step / self.first_decay_steps;
+        let (i_restart, fraction) = if self.t_mul == 1.0 {
+            let i = fraction.floor();
+            (i, fraction - i)
+        } else {
+            let i = ((1.0 - fraction * (1.0 - self.t_mul)).ln() / self.t_mul.ln()).floor();
+            let sum_r = (1.0 - self.t_mul.powf(i)) / (1.0 - self.t_mul);
+            (i, (fraction - sum_r) / self.t_mul.powf(i))
+        };
+        let m_fac = self.m_mul.powf(i_restart);
+        let cosine = 0.5 * m_fac * (1.0 + (std::f64::consts::PI * fraction).cos());
+        self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+    }
+}
+
 /// A learning rate: a constant or a schedule.
 #[derive(Clone)]
 pub enum LearningRate {

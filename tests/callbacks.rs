@@ -73,8 +73,7 @@ fn checkpoint_csv_and_weights_round_trip() {
         .map(|v| v.value().to_vec().unwrap())
         .collect();
     for v in m.variables() {
-        v.assign(ops::zeros_like(&v.value(), None).unwrap())
-            .unwrap();
+        v.assign(ops::zeros_like(v.value(), None).unwrap()).unwrap();
     }
     m.load_weights(&ck.saved[3]).unwrap();
     let back: Vec<Vec<f32>> = m

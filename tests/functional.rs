@@ -163,7 +163,7 @@ fn nested_model_shares_weights() {
     full.compile("sgd", "mse", Vec::<&str>::new()).unwrap();
     let xs = uniform(&[8, 4], 9);
     let before = encoder.predict(&xs, 8).unwrap().to_vec::<f32>().unwrap();
-    full.fit(&xs, &uniform(&[8, 1], 10))
+    full.fit(&xs, uniform(&[8, 1], 10))
         .verbose(0)
         .run()
         .unwrap();
@@ -230,7 +230,7 @@ fn graph_build_errors_name_the_layer_and_shapes() {
         err.contains("as many entries as the model has outputs"),
         "{err}"
     );
-    let err = m.predict(&uniform(&[4, 4], 1), 4).unwrap_err().to_string();
+    let err = m.predict(uniform(&[4, 4], 1), 4).unwrap_err().to_string();
     assert!(err.contains("expects 2 input(s)"), "{err}");
     let err = m
         .predict([&uniform(&[4, 5], 1), &uniform(&[4, 3], 1)], 4)

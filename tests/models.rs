@@ -200,7 +200,7 @@ fn layer_errors_name_the_layer_and_shapes() {
 
     let mut model = Sequential::new().add(Input::new([3])).add(Dense::new(1));
     let e = model
-        .fit(&t(&[1.0; 3], &[1, 3]), &t(&[1.0], &[1, 1]))
+        .fit(t(&[1.0; 3], &[1, 3]), t(&[1.0], &[1, 1]))
         .run()
         .unwrap_err()
         .to_string();

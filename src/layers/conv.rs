@@ -52,6 +52,11 @@ pub(crate) fn conv_out_len(
     })
 }
 
+/// True for Keras's `padding="causal"` (case-insensitive), which only `Conv1D` accepts.
+fn is_causal(padding: &str) -> bool {
+    padding.eq_ignore_ascii_case("causal")
+}
+
 /// `keras.layers.Conv{1,2,3}D`: an N-D convolution layer.
 pub struct Conv {
     base: LayerBase,
@@ -137,7 +142,9 @@ impl Conv {
         self.strides = s.into();
         self
     }
-    /// `"valid"` or `"same"`.
+    /// `"valid"` or `"same"`, or for `Conv1D` `"causal"` (the input is left-padded
+    /// with `dilation_rate * (kernel_size - 1)` zeros, then convolved `"valid"`, so
+    /// `output[t]` never depends on `input[t + 1..]`).
     pub fn padding(mut self, p: &str) -> Self {
         self.padding = p.into();
         self
@@ -228,7 +235,12 @@ impl Layer for Conv {
     fn build(&mut self, s: &[Option<usize>]) -> Result<()> {
         let name = self.base.name().to_string();
         self.activation.check(&name)?;
-        Padding::parse(&self.padding).map_err(|e| arg_err(&name, e.to_string()))?;
+        if !(is_causal(&self.padding) && self.rank == 1) {
+            Padding::parse(&self.padding).map_err(|e| {
+                let causal = if self.rank == 1 { ", or 'causal'" } else { "" };
+                arg_err(&name, format!("{e}{causal}"))
+            })?;
+        }
         let r = self.rank;
         expect_rank(&name, s, |n| n == r + 2, &format!("{} dimensions", r + 2))?;
         let ch_axis = if self.fmt() == DataFormat::ChannelsLast {
@@ -278,11 +290,32 @@ impl Layer for Conv {
             .kernel
             .as_ref()
             .ok_or_else(|| arg_err(self.base.name(), "Conv layer called before build"))?;
+        let causal = is_causal(&self.padding) && self.rank == 1;
         let opts = ConvOptions {
             strides: self.strides.clone(),
-            padding: Padding::parse(&self.padding)?,
+            padding: if causal {
+                Padding::Valid
+            } else {
+                Padding::parse(&self.padding)?
+            },
             data_format: Some(self.fmt()),
             dilation_rate: self.dilation_rate.clone(),
+        };
+        let padded;
+        let x = if causal {
+            let ks = expand(self.base.name(), "kernel_size", &self.kernel_size, 1)?[0];
+            let dil = expand(self.base.name(), "dilation_rate", &self.dilation_rate, 1)?[0];
+            let mut widths = vec![(0, 0); 3];
+            let time = if self.fmt() == DataFormat::ChannelsLast {
+                1
+            } else {
+                2
+            };
+            widths[time] = (dil * (ks - 1), 0);
+            padded = ops::pad(x, &widths, "constant", None)?;
+            &padded
+        } else {
+            x
         };
         let mut y = ops::conv(x, k.value(), &opts)
             .map_err(|e| shape_err(self.base.name(), format!("{e}")))?;
@@ -307,7 +340,12 @@ impl Layer for Conv {
         let k = expand(name, "kernel_size", &self.kernel_size, r)?;
         let st = expand(name, "strides", &self.strides, r)?;
         let dl = expand(name, "dilation_rate", &self.dilation_rate, r)?;
-        let pad = Padding::parse(&self.padding)?;
+        // Causal padding keeps ceil(len / stride) steps, as "same" does.
+        let pad = if is_causal(&self.padding) && r == 1 {
+            Padding::Same
+        } else {
+            Padding::parse(&self.padding)?
+        };
         let first = if self.fmt() == DataFormat::ChannelsLast {
             1
         } else {

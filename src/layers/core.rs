@@ -641,7 +641,7 @@ impl Layer for ReLU {
 /// `keras.layers.Softmax(axis=-1)`.
 pub struct Softmax {
     base: LayerBase,
-    axis: i64,
+    axis: Vec<i64>,
 }
 
 impl Softmax {
@@ -649,21 +649,30 @@ impl Softmax {
     pub fn new(axis: i64) -> Softmax {
         Softmax {
             base: LayerBase::new("Softmax"),
-            axis,
+            axis: vec![axis],
         }
+    }
+    /// Normalizes jointly over several axes (Keras's `Softmax(axis=(1, 2))`).
+    pub fn axes(mut self, axes: &[i64]) -> Self {
+        self.axis = axes.to_vec();
+        self
     }
 }
 
 impl Layer for Softmax {
     base_impl!("Softmax");
     fn call(&self, x: &Tensor, _t: bool) -> Result<Tensor> {
-        ops::softmax(x, self.axis)
+        ops::softmax(x, self.axis.as_slice())
     }
     fn compute_output_shape(&self, s: &[Option<usize>]) -> Result<PartialShape> {
         Ok(s.to_vec())
     }
     fn get_config(&self) -> serde_json::Value {
-        config_with(self, json!({"axis": self.axis}))
+        let axis = match self.axis.as_slice() {
+            [a] => json!(a),
+            many => json!(many),
+        };
+        config_with(self, json!({ "axis": axis }))
     }
 }
 

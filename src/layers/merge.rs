@@ -252,7 +252,10 @@ impl Layer for Concatenate {
         if ax < 0 || ax as usize >= rank {
             return Err(arg_err(
                 &who,
-                format!("axis {} is out of range for inputs of rank {rank}", self.axis),
+                format!(
+                    "axis {} is out of range for inputs of rank {rank}",
+                    self.axis
+                ),
             ));
         }
         for s in shapes {
@@ -286,8 +289,9 @@ impl Layer for Concatenate {
 
     fn call_multi(&self, xs: &[Tensor], _training: bool) -> Result<Vec<Tensor>> {
         let who = self.who();
-        Ok(vec![ops::concatenate(xs, self.axis)
-            .map_err(|e| shape_err(&who, e.to_string()))?])
+        Ok(vec![
+            ops::concatenate(xs, self.axis).map_err(|e| shape_err(&who, e.to_string()))?
+        ])
     }
 
     fn get_config(&self) -> serde_json::Value {

@@ -32,7 +32,8 @@ fn norm_axis(layer: &str, axis: i64, s: &[Option<usize>]) -> Result<(usize, usiz
 ///
 /// In training, normalizes with the batch's statistics and updates the moving
 /// mean and variance (`moving = moving * momentum + batch * (1 - momentum)`); at
-/// inference, uses the moving statistics.
+/// inference, or when the layer is frozen (`set_trainable(false)`), uses the moving
+/// statistics.
 pub struct BatchNormalization {
     base: LayerBase,
     axis: i64,
@@ -144,7 +145,9 @@ impl Layer for BatchNormalization {
         }
         let gamma = self.gamma.as_ref().map(|g| g.value());
         let beta = self.beta.as_ref().map(|b| b.value());
-        let (mean, var) = if training {
+        // A frozen layer (`trainable = false`) runs in inference mode even in
+        // training, as in Keras (`if training and self.trainable`).
+        let (mean, var) = if training && self.trainable() {
             let axes: Vec<i64> = (0..x.ndim() as i64).filter(|&i| i != a as i64).collect();
             let (mean, var) = ops::moments(x, &axes, false, false)?;
             let m = self.momentum;

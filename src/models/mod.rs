@@ -687,10 +687,13 @@ pub trait Model: Send {
         if self.core().compiled.is_none() {
             return Err(not_compiled(&name));
         }
-        if self.variables().is_empty() {
+        let mut all = self.variables();
+        if all.is_empty() {
             self.call_data(&x.take_rows(&[0])?, false)?; // build the layers
+            all = self.variables();
         }
-        let (tv, ntv) = (self.trainable_variables(), self.non_trainable_variables());
+        let (tv, ntv): (Vec<Variable>, Vec<Variable>) =
+            all.into_iter().partition(|v| v.trainable());
         let tvals: Vec<Tensor> = tv.iter().map(|v| v.value()).collect();
         let mut bind: Vec<(Variable, Tensor)> =
             tv.iter().cloned().zip(tvals.iter().cloned()).collect();

@@ -382,32 +382,32 @@ pub fn window_out(input: i64, window: i64, stride: i64) -> usize {
 
 impl Prim {
     /// A short name, used in errors and graph dumps.
-    pub fn name(&self) -> String {
+    pub fn name(&self) -> &'static str {
         match self {
-            Prim::Unary(u) => format!("{u:?}").to_lowercase(),
-            Prim::Binary(b) => format!("{b:?}").to_lowercase(),
-            Prim::Compare(c) => format!("{c:?}").to_lowercase(),
-            Prim::Select => "select".into(),
-            Prim::Cast(_) => "convert_element_type".into(),
-            Prim::Broadcast { .. } => "broadcast_in_dim".into(),
-            Prim::Reshape(_) => "reshape".into(),
-            Prim::Transpose(_) => "transpose".into(),
-            Prim::Slice { .. } => "slice".into(),
-            Prim::Pad { .. } => "pad".into(),
-            Prim::Concatenate(_) => "concatenate".into(),
-            Prim::Reverse(_) => "rev".into(),
-            Prim::Reduce { op, .. } => format!("reduce_{op:?}").to_lowercase(),
-            Prim::ArgReduce { op, .. } => format!("{op:?}").to_lowercase(),
-            Prim::DotGeneral { .. } => "dot_general".into(),
-            Prim::Conv { .. } => "conv_general_dilated".into(),
-            Prim::ReduceWindow { op, .. } => format!("reduce_window_{op:?}").to_lowercase(),
-            Prim::SelectAndScatterAdd { .. } => "select_and_scatter_add".into(),
-            Prim::Gather { .. } => "gather".into(),
-            Prim::Scatter { .. } => "scatter".into(),
-            Prim::Iota { .. } => "iota".into(),
-            Prim::Sort { .. } => "sort".into(),
-            Prim::Cumulative { op, .. } => format!("cum{op:?}").to_lowercase(),
-            Prim::StopGradient => "stop_gradient".into(),
+            Prim::Unary(u) => u.prim_name(),
+            Prim::Binary(b) => b.prim_name(),
+            Prim::Compare(c) => c.prim_name(),
+            Prim::Select => "select",
+            Prim::Cast(_) => "convert_element_type",
+            Prim::Broadcast { .. } => "broadcast_in_dim",
+            Prim::Reshape(_) => "reshape",
+            Prim::Transpose(_) => "transpose",
+            Prim::Slice { .. } => "slice",
+            Prim::Pad { .. } => "pad",
+            Prim::Concatenate(_) => "concatenate",
+            Prim::Reverse(_) => "rev",
+            Prim::Reduce { op, .. } => op.prim_name(),
+            Prim::ArgReduce { op, .. } => op.prim_name(),
+            Prim::DotGeneral { .. } => "dot_general",
+            Prim::Conv { .. } => "conv_general_dilated",
+            Prim::ReduceWindow { op, .. } => op.prim_name(),
+            Prim::SelectAndScatterAdd { .. } => "select_and_scatter_add",
+            Prim::Gather { .. } => "gather",
+            Prim::Scatter { .. } => "scatter",
+            Prim::Iota { .. } => "iota",
+            Prim::Sort { .. } => "sort",
+            Prim::Cumulative { op, .. } => op.prim_name(),
+            Prim::StopGradient => "stop_gradient",
         }
     }
 
@@ -426,7 +426,6 @@ impl Prim {
     /// Abstract evaluation: validates operands and returns the output specs.
     pub fn infer(&self, ins: &[Spec]) -> Result<Vec<Spec>> {
         let op = self.name();
-        let op = op.as_str();
         if let Some(n) = self.arity() {
             check_arity(op, ins, n)?;
         }
@@ -891,6 +890,129 @@ impl Prim {
                 }
                 one(ins[0].clone())
             }
+        }
+    }
+}
+
+// Static primitive names (the cpu backend asks for one on every op).
+impl UnaryOp {
+    /// The name used in `Prim::name`.
+    pub fn prim_name(&self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "neg",
+            UnaryOp::Abs => "abs",
+            UnaryOp::Sign => "sign",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Exp2 => "exp2",
+            UnaryOp::Expm1 => "expm1",
+            UnaryOp::Log => "log",
+            UnaryOp::Log1p => "log1p",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Rsqrt => "rsqrt",
+            UnaryOp::Cbrt => "cbrt",
+            UnaryOp::Sin => "sin",
+            UnaryOp::Cos => "cos",
+            UnaryOp::Tan => "tan",
+            UnaryOp::Asin => "asin",
+            UnaryOp::Acos => "acos",
+            UnaryOp::Atan => "atan",
+            UnaryOp::Sinh => "sinh",
+            UnaryOp::Cosh => "cosh",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::Asinh => "asinh",
+            UnaryOp::Acosh => "acosh",
+            UnaryOp::Atanh => "atanh",
+            UnaryOp::Floor => "floor",
+            UnaryOp::Ceil => "ceil",
+            UnaryOp::Round => "round",
+            UnaryOp::Trunc => "trunc",
+            UnaryOp::Erf => "erf",
+            UnaryOp::Erfinv => "erfinv",
+            UnaryOp::Lgamma => "lgamma",
+            UnaryOp::Digamma => "digamma",
+            UnaryOp::Logistic => "logistic",
+            UnaryOp::Not => "not",
+            UnaryOp::IsNan => "isnan",
+            UnaryOp::IsInf => "isinf",
+            UnaryOp::IsFinite => "isfinite",
+        }
+    }
+}
+impl BinaryOp {
+    /// The name used in `Prim::name`.
+    pub fn prim_name(&self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+            BinaryOp::Rem => "rem",
+            BinaryOp::Pow => "pow",
+            BinaryOp::Max => "max",
+            BinaryOp::Min => "min",
+            BinaryOp::Atan2 => "atan2",
+            BinaryOp::And => "and",
+            BinaryOp::Or => "or",
+            BinaryOp::Xor => "xor",
+            BinaryOp::ShiftLeft => "shiftleft",
+            BinaryOp::ShiftRight => "shiftright",
+            BinaryOp::NextAfter => "nextafter",
+        }
+    }
+}
+impl ReduceOp {
+    /// The name used in `Prim::name`.
+    pub fn prim_name(&self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "reduce_sum",
+            ReduceOp::Prod => "reduce_prod",
+            ReduceOp::Max => "reduce_max",
+            ReduceOp::Min => "reduce_min",
+            ReduceOp::Any => "reduce_any",
+            ReduceOp::All => "reduce_all",
+        }
+    }
+}
+impl ArgOp {
+    /// The name used in `Prim::name`.
+    pub fn prim_name(&self) -> &'static str {
+        match self {
+            ArgOp::ArgMax => "argmax",
+            ArgOp::ArgMin => "argmin",
+        }
+    }
+}
+impl WindowOp {
+    /// The name used in `Prim::name`.
+    pub fn prim_name(&self) -> &'static str {
+        match self {
+            WindowOp::Sum => "reduce_window_sum",
+            WindowOp::Max => "reduce_window_max",
+            WindowOp::Min => "reduce_window_min",
+        }
+    }
+}
+impl CumOp {
+    /// The name used in `Prim::name`.
+    pub fn prim_name(&self) -> &'static str {
+        match self {
+            CumOp::Sum => "cumsum",
+            CumOp::Prod => "cumprod",
+            CumOp::Max => "cummax",
+            CumOp::Min => "cummin",
+        }
+    }
+}
+impl CmpOp {
+    /// The name used in `Prim::name`.
+    pub fn prim_name(&self) -> &'static str {
+        match self {
+            CmpOp::Eq => "eq",
+            CmpOp::Ne => "ne",
+            CmpOp::Lt => "lt",
+            CmpOp::Le => "le",
+            CmpOp::Gt => "gt",
+            CmpOp::Ge => "ge",
         }
     }
 }

@@ -63,7 +63,7 @@ pub(crate) fn record(prim: &Prim, inputs: &[&Tensor], outs: Vec<Spec>) -> Result
         let mut t = t.borrow_mut();
         let st = t.last_mut().ok_or_else(|| {
             arg_err(
-                &prim.name(),
+                prim.name(),
                 "received a traced tensor outside of the trace that created it",
             )
         })?;
@@ -72,7 +72,7 @@ pub(crate) fn record(prim: &Prim, inputs: &[&Tensor], outs: Vec<Spec>) -> Result
             match &x.0.value {
                 Value::Traced { trace, node, out } if *trace == st.id => args.push((*node, *out)),
                 Value::Traced { .. } => return Err(arg_err(
-                    &prim.name(),
+                    prim.name(),
                     "received a traced tensor that belongs to another (outer or finished) trace",
                 )),
                 Value::Concrete(_) => {

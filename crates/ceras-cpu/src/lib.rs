@@ -139,8 +139,7 @@ impl Backend for CpuBackend {
         inputs: &[Operand<'_>],
         outs: &[Spec],
     ) -> Result<Vec<BufferRef>> {
-        let name = prim.name();
-        let op = name.as_str();
+        let op = prim.name();
         match prim.arity() {
             Some(n) if inputs.len() != n => {
                 return Err(arg_err(
