@@ -44,6 +44,16 @@ pub enum Kind {
     Precision(f64),
     /// `Recall(thresholds=0.5)`
     Recall(f64),
+    /// `AUC(num_thresholds=200, curve="ROC", summation_method="interpolation",
+    /// from_logits=False)`: area under the ROC or precision-recall curve.
+    Auc {
+        /// Number of thresholds (at least 2).
+        num_thresholds: usize,
+        /// `true` for the precision-recall curve, `false` for ROC.
+        pr: bool,
+        /// Predictions are logits (a sigmoid is applied first).
+        from_logits: bool,
+    },
 }
 
 /// Keras's `reduce_to_samplewise_values` (with `ops.mean`): weighs `values` by
@@ -85,6 +95,8 @@ pub struct Metric {
     /// Mean metrics: (total, count); confusion metrics: (true positives, false ones).
     a: Variable,
     b: Variable,
+    /// AUC: true negatives and false negatives (`a`, `b` hold true and false positives).
+    more: Vec<Variable>,
 }
 
 impl std::fmt::Debug for Metric {
@@ -93,25 +105,58 @@ impl std::fmt::Debug for Metric {
     }
 }
 
-fn zero_var(name: &str) -> Result<Variable> {
-    Variable::new(ops::zeros(&[], Some(config::floatx()))?, name, false)
+fn zero_var(name: &str, shape: &[usize]) -> Result<Variable> {
+    Variable::new(ops::zeros(shape, Some(config::floatx()))?, name, false)
+}
+
+/// Keras's AUC thresholds: `-epsilon`, `i / (n - 1)` for `i` in `1..n-1`, `1 + epsilon`.
+fn auc_thresholds(n: usize) -> Result<Tensor> {
+    let eps = 1e-7f32;
+    let mut t = vec![0.0 - eps];
+    t.extend((0..n - 2).map(|i| (i as f32 + 1.0) / (n as f32 - 1.0)));
+    t.push(1.0 + eps);
+    Tensor::from_vec(t, [n])
 }
 
 impl Metric {
     /// A metric of `kind` named `name`.
     pub fn new(kind: Kind, name: &str) -> Result<Metric> {
         let (a, b) = match kind {
-            Kind::Precision(_) | Kind::Recall(_) => ("true_positives", "false_positives"),
+            Kind::Precision(_) | Kind::Recall(_) | Kind::Auc { .. } => {
+                ("true_positives", "false_positives")
+            }
             _ => ("total", "count"),
         };
-        let (a, b) = (zero_var(a)?, zero_var(b)?);
-        a.set_path(format!("{name}/{}", a.name()));
-        b.set_path(format!("{name}/{}", b.name()));
+        let shape: Vec<usize> = match kind {
+            Kind::Auc { num_thresholds, .. } => {
+                if num_thresholds < 2 {
+                    return Err(arg_err(
+                        "AUC",
+                        format!("num_thresholds must be at least 2, got {num_thresholds}"),
+                    ));
+                }
+                vec![num_thresholds]
+            }
+            _ => vec![],
+        };
+        let (a, b) = (zero_var(a, &shape)?, zero_var(b, &shape)?);
+        let more = if matches!(kind, Kind::Auc { .. }) {
+            vec![
+                zero_var("true_negatives", &shape)?,
+                zero_var("false_negatives", &shape)?,
+            ]
+        } else {
+            vec![]
+        };
+        for v in [&a, &b].into_iter().chain(&more) {
+            v.set_path(format!("{name}/{}", v.name()));
+        }
         Ok(Metric {
             name: name.to_string(),
             kind,
             a,
             b,
+            more,
         })
     }
 
@@ -129,6 +174,11 @@ impl Metric {
             "mae" | "mean_absolute_error" => Kind::MeanAbsoluteError,
             "precision" => Kind::Precision(0.5),
             "recall" => Kind::Recall(0.5),
+            "auc" | "AUC" => Kind::Auc {
+                num_thresholds: 200,
+                pr: false,
+                from_logits: false,
+            },
             "binary_crossentropy"
             | "categorical_crossentropy"
             | "sparse_categorical_crossentropy"
@@ -161,15 +211,39 @@ impl Metric {
 
     /// State variables.
     pub fn variables(&self) -> Vec<Variable> {
-        vec![self.a.clone(), self.b.clone()]
+        let mut v = vec![self.a.clone(), self.b.clone()];
+        v.extend(self.more.iter().cloned());
+        v
     }
 
     /// Zeroes the state.
     pub fn reset_state(&mut self) -> Result<()> {
-        for v in [&self.a, &self.b] {
-            v.assign(ops::zeros(&[], Some(v.dtype()))?)?;
+        for v in self.variables() {
+            v.assign(ops::zeros(v.shape(), Some(v.dtype()))?)?;
         }
         Ok(())
+    }
+
+    /// Keras's `stateless_update_state`: the new values of [`Metric::variables`]
+    /// after a batch, starting from `values`; no variable is touched.
+    pub fn stateless_update_state(
+        &mut self,
+        values: &[Tensor],
+        y_true: &Tensor,
+        y_pred: &Tensor,
+        sample_weight: Option<&Tensor>,
+    ) -> Result<Vec<Tensor>> {
+        let vars = self.variables();
+        let mut scope = crate::StatelessScope::checked(&self.name, &vars, values)?;
+        scope.run(|| self.update_state(y_true, y_pred, sample_weight))?;
+        Ok(scope.values_of(&vars))
+    }
+
+    /// Keras's `stateless_result`: the result for the given variable values.
+    pub fn stateless_result(&self, values: &[Tensor]) -> Result<Tensor> {
+        let vars = self.variables();
+        let mut scope = crate::StatelessScope::checked(&self.name, &vars, values)?;
+        scope.run(|| self.result_tensor())
     }
 
     /// Per-sample values of a mean metric.
@@ -218,7 +292,9 @@ impl Metric {
             Kind::MeanSquaredError => Loss::MeanSquaredError.call(yt, yp),
             Kind::MeanAbsoluteError => Loss::MeanAbsoluteError.call(yt, yp),
             Kind::LossMetric(n) => Loss::from(n.as_str()).call(yt, yp),
-            Kind::Precision(_) | Kind::Recall(_) => unreachable!("confusion metrics"),
+            Kind::Precision(_) | Kind::Recall(_) | Kind::Auc { .. } => {
+                unreachable!("confusion metrics are updated in update_state")
+            }
         }
     }
 
@@ -241,6 +317,14 @@ impl Metric {
             }
             _ => ops::cast(y_true, yp.dtype())?,
         };
+        if let Kind::Auc {
+            num_thresholds,
+            from_logits,
+            ..
+        } = self.kind
+        {
+            return self.update_auc(&yt, &yp, sample_weight, num_thresholds, from_logits);
+        }
         if let Kind::Precision(t) | Kind::Recall(t) = self.kind {
             // Keras's `update_confusion_matrix_variables` with one threshold: a label
             // is positive when non-zero, a prediction when above the threshold, and
@@ -284,24 +368,102 @@ impl Metric {
         Ok(())
     }
 
+    /// Keras's confusion-matrix update for AUC (one row per threshold; a
+    /// prediction is positive above the threshold, a label when non-zero).
+    fn update_auc(
+        &mut self,
+        yt: &Tensor,
+        yp: &Tensor,
+        sample_weight: Option<&Tensor>,
+        n: usize,
+        from_logits: bool,
+    ) -> Result<()> {
+        let fx = config::floatx();
+        let yp = if from_logits {
+            ops::sigmoid(yp)?
+        } else {
+            yp.clone()
+        };
+        let (yp, yt) = same_rank(&yp, &yt.clone())?;
+        let w = match sample_weight {
+            Some(w) => {
+                // As for precision/recall: Keras's `update_confusion_matrix_variables`.
+                let w = ops::expand_dims(ops::cast(w, fx)?, &[-1])?;
+                let (_, w) = same_rank_with(&yt, &w, false)?;
+                ops::broadcast_to(&w, yp.shape())?
+            }
+            None => ops::ones(yp.shape(), Some(fx))?,
+        };
+        let flat = |t: &Tensor| ops::reshape(t, &[1, -1]);
+        let (yp, yt, w) = (flat(&yp)?, flat(&yt)?, flat(&w)?);
+        let th = ops::reshape(&auc_thresholds(n)?, &[n as i64, 1])?;
+        let pred = ops::greater(&yp, ops::cast(&th, yp.dtype())?)?; // [n, N]
+        let truth = ops::not_equal(&yt, 0.0)?; // [1, N]
+        let zero = ops::zeros(&[], Some(fx))?;
+        let count = |cond: Tensor| -> Result<Tensor> {
+            ops::sum(ops::r#where(&cond, &w, &zero)?, Some(&[1]), false)
+        };
+        let (np, nt) = (ops::logical_not(&pred)?, ops::logical_not(&truth)?);
+        self.a
+            .assign_add(count(ops::logical_and(&pred, &truth)?)?)?;
+        self.b.assign_add(count(ops::logical_and(&pred, &nt)?)?)?;
+        self.more[0].assign_add(count(ops::logical_and(&np, &nt)?)?)?;
+        self.more[1].assign_add(count(ops::logical_and(&np, &truth)?)?)?;
+        Ok(())
+    }
+
+    /// The current value, as a float32 scalar computed with `ops` (so it can be
+    /// traced and used inside [`Metric::stateless_result`]).
+    pub fn result_tensor(&self) -> Result<Tensor> {
+        let (a, b) = (self.a.value(), self.b.value());
+        match self.kind {
+            Kind::Precision(_) | Kind::Recall(_) => ops::divide_no_nan(&a, ops::add(&a, &b)?),
+            Kind::Auc {
+                num_thresholds, pr, ..
+            } => {
+                let (tp, fp, tn, fneg) = (a, b, self.more[0].value(), self.more[1].value());
+                let n = num_thresholds as i64;
+                let head = |t: &Tensor| ops::slice(t, vec![0i64], &[n - 1]);
+                let tail = |t: &Tensor| ops::slice(t, vec![1i64], &[n - 1]);
+                if pr {
+                    // Keras's `interpolate_pr_auc` (Davis & Goadrich, 2006).
+                    let dtp = ops::subtract(head(&tp)?, tail(&tp)?)?;
+                    let p = ops::add(&tp, &fp)?;
+                    let dp = ops::subtract(head(&p)?, tail(&p)?)?;
+                    let prec_slope = ops::divide_no_nan(&dtp, ops::maximum(&dp, 0.0)?)?;
+                    let intercept =
+                        ops::subtract(tail(&tp)?, ops::multiply(&prec_slope, tail(&p)?)?)?;
+                    let both = ops::logical_and(
+                        ops::greater(head(&p)?, 0.0)?,
+                        ops::greater(tail(&p)?, 0.0)?,
+                    )?;
+                    let safe_ratio = ops::r#where(
+                        &both,
+                        ops::divide_no_nan(head(&p)?, ops::maximum(tail(&p)?, 0.0)?)?,
+                        ops::ones_like(tail(&p)?, None)?,
+                    )?;
+                    let inc = ops::divide_no_nan(
+                        ops::multiply(
+                            &prec_slope,
+                            ops::add(&dtp, ops::multiply(&intercept, ops::log(&safe_ratio)?)?)?,
+                        )?,
+                        ops::maximum(ops::add(tail(&tp)?, tail(&fneg)?)?, 0.0)?,
+                    )?;
+                    ops::sum(&inc, None, false)
+                } else {
+                    let recall = ops::divide_no_nan(&tp, ops::add(&tp, &fneg)?)?;
+                    let fpr = ops::divide_no_nan(&fp, ops::add(&fp, &tn)?)?;
+                    let heights = ops::divide(ops::add(head(&recall)?, tail(&recall)?)?, 2.0)?;
+                    let widths = ops::subtract(head(&fpr)?, tail(&fpr)?)?;
+                    ops::sum(ops::multiply(&widths, &heights)?, None, false)
+                }
+            }
+            _ => ops::divide_no_nan(&a, &b),
+        }
+    }
+
     /// The current value.
     pub fn result(&self) -> Result<f64> {
-        let (a, b) = (self.a.value().item_f64()?, self.b.value().item_f64()?);
-        Ok(match self.kind {
-            Kind::Precision(_) | Kind::Recall(_) => {
-                if a + b == 0.0 {
-                    0.0
-                } else {
-                    a / (a + b)
-                }
-            }
-            _ => {
-                if b == 0.0 {
-                    0.0
-                } else {
-                    a / b
-                }
-            }
-        })
+        self.result_tensor()?.item_f64()
     }
 }
