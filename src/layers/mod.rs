@@ -46,6 +46,7 @@ use crate::regularizers::{Constraint, Regularizer};
 use crate::trace::{self, PartialShape};
 use crate::{config, DType, Result, Tensor, Variable};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLockReadGuard};
 
 /// Keras's unique-name counters (`dense`, `dense_1`, …), per process.
@@ -117,10 +118,13 @@ impl WeightSpec {
 #[derive(Debug)]
 pub struct LayerBase {
     name: String,
-    trainable: bool,
+    trainable: AtomicBool,
     built: bool,
     dtype: DType,
     weights: Vec<Variable>,
+    /// Each weight's own trainable flag (its `WeightSpec`); a weight is trainable
+    /// when this and the layer's flag are both set.
+    weight_trainable: Vec<bool>,
     regularizers: Vec<(Variable, Regularizer)>,
     constraints: Vec<(Variable, Constraint)>,
     input_shape: Option<PartialShape>,
@@ -131,10 +135,11 @@ impl LayerBase {
     pub fn new(class: &str) -> LayerBase {
         LayerBase {
             name: unique_name(&snake_case(class)),
-            trainable: true,
+            trainable: AtomicBool::new(true),
             built: false,
             dtype: config::floatx(),
             weights: Vec::new(),
+            weight_trainable: Vec::new(),
             regularizers: Vec::new(),
             constraints: Vec::new(),
             input_shape: None,
@@ -173,7 +178,9 @@ impl LayerBase {
                 format!("initializing weight '{name}' of shape {shape:?}: {e}"),
             )
         })?;
-        let v = Variable::new(value, name, spec.trainable && self.trainable)?;
+        let layer_trainable = self.trainable.load(Ordering::Relaxed);
+        let v = Variable::new(value, name, spec.trainable && layer_trainable)?;
+        self.weight_trainable.push(spec.trainable);
         v.set_path(format!("{}/{}", self.name, name));
         if let Some(r) = spec.regularizer {
             self.regularizers.push((v.clone(), r));
@@ -201,11 +208,17 @@ impl LayerBase {
     }
 
     /// Sets the layer's own trainable flag and its weights' (not sublayers').
-    pub fn set_trainable_flag(&mut self, t: bool) {
-        self.trainable = t;
-        for w in &self.weights {
-            w.set_trainable(t);
+    /// Weights created non-trainable (e.g. batch-norm statistics) stay so.
+    pub fn set_trainable_flag(&self, t: bool) {
+        self.trainable.store(t, Ordering::Relaxed);
+        for (w, own) in self.weights.iter().zip(&self.weight_trainable) {
+            w.set_trainable(t && *own);
         }
+    }
+
+    /// Whether the layer is trainable.
+    pub fn is_trainable(&self) -> bool {
+        self.trainable.load(Ordering::Relaxed)
     }
 
     /// The shape the layer was built for (with the batch dim).
@@ -409,18 +422,12 @@ pub trait Layer: Send + Sync {
 
     /// Whether the layer's weights are trainable.
     fn trainable(&self) -> bool {
-        self.base().trainable
+        self.base().is_trainable()
     }
 
     /// Freezes (`false`) or unfreezes the layer and its sublayers.
     fn set_trainable(&mut self, t: bool) {
-        self.base_mut().trainable = t;
-        for w in &self.base().weights {
-            w.set_trainable(t);
-        }
-        for l in self.sublayers_mut() {
-            l.set_trainable(t);
-        }
+        freeze(self, t);
     }
 
     /// All weights: own, then sublayers'.
@@ -498,6 +505,14 @@ pub trait Layer: Send + Sync {
     }
 }
 
+/// Sets the trainable flag of a layer and, recursively, of its sublayers.
+fn freeze<L: Layer + ?Sized>(l: &L, t: bool) {
+    l.base().set_trainable_flag(t);
+    for s in l.sublayers() {
+        freeze(&*s, t);
+    }
+}
+
 /// Casts float inputs to `dt` (Keras's input autocasting); others pass through.
 pub(crate) fn autocast(dt: DType, xs: &[Tensor]) -> Result<Vec<Tensor>> {
     xs.iter()
@@ -542,6 +557,134 @@ impl<'a> From<&'a Box<dyn Layer>> for LayerRef<'a> {
     fn from(l: &'a Box<dyn Layer>) -> Self {
         LayerRef::Borrowed(l.as_ref())
     }
+}
+
+/// Layers held by a struct, found by `#[derive(Tracked)]` (Keras tracks layer
+/// attributes automatically). Use it in `Model::layers` or `Layer::sublayers`:
+///
+/// ```
+/// use ceras::layers::{Dense, LayerRef, Tracked};
+/// #[derive(Tracked)]
+/// struct Block {
+///     first: Dense,
+///     rest: Vec<Dense>,
+///     maybe: Option<Dense>,
+///     scale: f32, // not a layer: skipped
+/// }
+/// let b = Block { first: Dense::new(2), rest: vec![Dense::new(3), Dense::new(4)], maybe: None, scale: 1.0 };
+/// let names: Vec<String> = b.tracked_layers().iter().map(|l| l.name().to_string()).collect();
+/// assert_eq!(names.len(), 3);
+/// ```
+pub trait Tracked {
+    /// The layers held by the fields, in declaration order.
+    fn tracked_layers(&self) -> Vec<LayerRef<'_>>;
+}
+
+pub use ceras_derive::Tracked;
+
+/// Support for `#[derive(Tracked)]` (not a public API): method resolution on
+/// `&Probe(&field)` picks the impl for the field's type, else [`ViaOther`]
+/// (no layers).
+#[doc(hidden)]
+pub mod __track {
+    use super::{Layer, LayerRef};
+    use crate::models::SharedLayer;
+
+    /// A reference to a field under inspection.
+    pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+    /// A field that is a layer.
+    pub trait ViaLayer<'a> {
+        /// The field's layers.
+        fn layers(&self) -> Vec<LayerRef<'a>>;
+    }
+    impl<'a, L: Layer> ViaLayer<'a> for Probe<'a, L> {
+        fn layers(&self) -> Vec<LayerRef<'a>> {
+            vec![LayerRef::Borrowed(self.0)]
+        }
+    }
+    /// A boxed layer.
+    pub trait ViaBox<'a> {
+        /// The field's layers.
+        fn layers(&self) -> Vec<LayerRef<'a>>;
+    }
+    impl<'a> ViaBox<'a> for Probe<'a, Box<dyn Layer>> {
+        fn layers(&self) -> Vec<LayerRef<'a>> {
+            vec![LayerRef::Borrowed(self.0.as_ref())]
+        }
+    }
+    /// A shared layer.
+    pub trait ViaShared<'a> {
+        /// The field's layers.
+        fn layers(&self) -> Vec<LayerRef<'a>>;
+    }
+    impl<'a> ViaShared<'a> for Probe<'a, SharedLayer> {
+        fn layers(&self) -> Vec<LayerRef<'a>> {
+            vec![LayerRef::Locked(self.0.read())]
+        }
+    }
+    /// A list of layers.
+    pub trait ViaVec<'a> {
+        /// The field's layers.
+        fn layers(&self) -> Vec<LayerRef<'a>>;
+    }
+    impl<'a, L: Layer> ViaVec<'a> for Probe<'a, Vec<L>> {
+        fn layers(&self) -> Vec<LayerRef<'a>> {
+            self.0.iter().map(|l| LayerRef::Borrowed(l)).collect()
+        }
+    }
+    /// A list of boxed layers.
+    pub trait ViaVecBox<'a> {
+        /// The field's layers.
+        fn layers(&self) -> Vec<LayerRef<'a>>;
+    }
+    impl<'a> ViaVecBox<'a> for Probe<'a, Vec<Box<dyn Layer>>> {
+        fn layers(&self) -> Vec<LayerRef<'a>> {
+            self.0
+                .iter()
+                .map(|l| LayerRef::Borrowed(l.as_ref()))
+                .collect()
+        }
+    }
+    /// A list of shared layers.
+    pub trait ViaVecShared<'a> {
+        /// The field's layers.
+        fn layers(&self) -> Vec<LayerRef<'a>>;
+    }
+    impl<'a> ViaVecShared<'a> for Probe<'a, Vec<SharedLayer>> {
+        fn layers(&self) -> Vec<LayerRef<'a>> {
+            self.0.iter().map(|l| LayerRef::Locked(l.read())).collect()
+        }
+    }
+    /// An optional layer.
+    pub trait ViaOption<'a> {
+        /// The field's layers.
+        fn layers(&self) -> Vec<LayerRef<'a>>;
+    }
+    impl<'a, L: Layer> ViaOption<'a> for Probe<'a, Option<L>> {
+        fn layers(&self) -> Vec<LayerRef<'a>> {
+            self.0.iter().map(|l| LayerRef::Borrowed(l)).collect()
+        }
+    }
+    /// An array of layers.
+    pub trait ViaArray<'a> {
+        /// The field's layers.
+        fn layers(&self) -> Vec<LayerRef<'a>>;
+    }
+    impl<'a, L: Layer, const N: usize> ViaArray<'a> for Probe<'a, [L; N]> {
+        fn layers(&self) -> Vec<LayerRef<'a>> {
+            self.0.iter().map(|l| LayerRef::Borrowed(l)).collect()
+        }
+    }
+    /// Any other field: no layers (reached through auto-ref, so only when no
+    /// impl above applies).
+    pub trait ViaOther<'a> {
+        /// No layers.
+        fn layers(&self) -> Vec<LayerRef<'a>> {
+            Vec::new()
+        }
+    }
+    impl<'a, T: ?Sized> ViaOther<'a> for &Probe<'a, T> {}
 }
 
 /// Checks a layer's input rank (error names the layer and the shape).

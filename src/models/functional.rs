@@ -927,10 +927,4 @@ impl Layer for FunctionalLayer {
             .map(|l| LayerRef::Locked(l.read()))
             .collect()
     }
-    fn set_trainable(&mut self, t: bool) {
-        self.base.set_trainable_flag(t);
-        for l in &self.graph.layers {
-            l.write().set_trainable(t);
-        }
-    }
 }
