@@ -4,9 +4,7 @@
 //! accepts.
 
 use ceras::layers::{Add, Concatenate, Dense, Embedding, Flatten, Layer, Multiply};
-use ceras::models::{
-    Batch, Compile, Data, Dataset, Functional, Input, IterDataset, Model, SharedLayer,
-};
+use ceras::models::{Batch, Compile, Dataset, Functional, Input, IterDataset, Model, SharedLayer};
 use ceras::{ops, random, DType, Result, Tensor};
 
 fn uniform(shape: &[usize], seed: u64) -> Tensor {
@@ -187,11 +185,11 @@ fn graph_build_errors_name_the_layer_and_shapes() {
         "{err}"
     );
 
-    let err = Dense::new(3)
+    let flat = Dense::new(3)
         .apply(&Input::new([2, 2, 2]).tensor())
         .and_then(|t| Flatten::new().apply(&t))
         .map(|t| t.shape().to_vec());
-    assert_eq!(err.unwrap(), vec![None, Some(12)]);
+    assert_eq!(flat.unwrap(), vec![None, Some(12)]);
 
     let c = Input::new([5]).tensor();
     let cat = Concatenate::new().apply([&a, &c]).unwrap();
@@ -203,10 +201,10 @@ fn graph_build_errors_name_the_layer_and_shapes() {
     let err = Functional::new(&a, &d2).err().unwrap().to_string();
     assert!(err.contains("\"same\" is used 2 times"), "{err}");
 
-    let err = Embedding::new(10, 2)
+    let emb = Embedding::new(10, 2)
         .apply(&Input::new([3]).tensor())
         .map(|t| t.dtype());
-    assert_eq!(err.unwrap(), DType::F32);
+    assert_eq!(emb.unwrap(), DType::F32);
 
     let (mut m, _) = two_headed();
     let err = m
@@ -335,17 +333,14 @@ fn fit_on_a_dataset_and_an_iterator() {
     let mut m = Functional::new(&i, &o).unwrap();
     m.compile(ceras::optimizers::Sgd::new(0.1), "mse", ["mae"])
         .unwrap();
-    let h = m
-        .fit_dataset(Synthetic {
-            batches: 6,
-            epochs_seen: 0,
-        })
-        .epochs(30)
-        .verbose(0)
-        .run()
-        .unwrap();
+    let mut ds = Synthetic {
+        batches: 6,
+        epochs_seen: 0,
+    };
+    let h = m.fit_dataset(&mut ds).epochs(30).verbose(0).run().unwrap();
     let l = &h.history["loss"];
     assert!(l[29] < l[0] * 0.2, "{l:?}");
+    assert_eq!(ds.epochs_seen, 30); // on_epoch_end after every epoch
     let it = (0..3).map(|k| Batch::new(uniform(&[4, 2], k), uniform(&[4, 1], k + 100)));
     let logs = m
         .evaluate_dataset(&mut IterDataset::new(it, Some(3)), None, 0)
@@ -371,5 +366,4 @@ fn fit_on_a_dataset_and_an_iterator() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("steps_per_epoch"), "{err}");
-    let _ = Data::Tensor(uniform(&[1], 1));
 }

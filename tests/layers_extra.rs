@@ -699,68 +699,68 @@ fn einsum_dense_errors() {
     let x = ones(&[2, 3, 5]);
     let m = err_of(
         EinsumDense::new("ab->c", 4)
-            .name("ed_eq")
+            .named("ed_eq")
             .forward(&x, false),
     );
     assert_mentions(&m, &["ed_eq", "invalid einsum equation", "\"ab->c\""]);
     let m = err_of(
         EinsumDense::new("ab,bc", 4)
-            .name("ed_eq2")
+            .named("ed_eq2")
             .forward(&x, false),
     );
     assert_mentions(&m, &["ed_eq2", "invalid einsum equation"]);
     let m = err_of(
         EinsumDense::new("abc,cd->abd", [None, Some(4)])
-            .name("ed_rank")
+            .named("ed_rank")
             .forward(&ones(&[2, 5]), false),
     );
     assert_mentions(&m, &["ed_rank", "rank 3", "(2, 5)"]);
     let m = err_of(
         EinsumDense::new("abc,cd->abd", [7, 4])
-            .name("ed_mismatch")
+            .named("ed_mismatch")
             .forward(&x, false),
     );
     assert_mentions(&m, &["ed_mismatch", "do not match", "'b'", "(2, 3, 5)"]);
     let m = err_of(
         EinsumDense::new("abc,cd->abd", [None, Some(4)])
             .bias_axes("x")
-            .name("ed_bias")
+            .named("ed_bias")
             .forward(&x, false),
     );
     assert_mentions(&m, &["ed_bias", "bias dimension 'x'", "\"abd\""]);
     let m = err_of(
         EinsumDense::new("abc,cd->abd", 4)
-            .name("ed_len")
+            .named("ed_len")
             .forward(&x, false),
     );
     assert_mentions(&m, &["ed_len", "`output_shape` has 1 entries", "need 2"]);
     let m = err_of(
         EinsumDense::new("abc,cd->abd", [None, Some(4)])
             .bias_axes("")
-            .name("ed_bias_empty")
+            .named("ed_bias_empty")
             .forward(&x, false),
     );
     assert_mentions(&m, &["ed_bias_empty", "`bias_axes`"]);
     let m = err_of(
         EinsumDense::new("abc,cx->abd", [None, Some(4)])
-            .name("ed_out")
+            .named("ed_out")
             .forward(&x, false),
     );
     assert_mentions(&m, &["ed_out", "dimension 'd'"]);
     let m = err_of(
         EinsumDense::new("abc,cdz->abd", [None, Some(4)])
-            .name("ed_w")
+            .named("ed_w")
             .forward(&x, false),
     );
     assert_mentions(&m, &["ed_w", "weight dimension 'z'"]);
     let m = err_of(
         EinsumDense::new("...b,bc->...c", 4)
-            .name("ed_ell")
+            .named("ed_ell")
             .forward(&ones(&[5]), false),
     );
     assert_mentions(&m, &["ed_ell", "rank at least 2", "(5,)"]);
     // Built for (2, 3, 5), then called with another contraction size.
-    let mut l = EinsumDense::new("abc,cd->abd", [None, Some(4)]).name("ed_after");
+    let mut l = EinsumDense::new("abc,cd->abd", [None, Some(4)]).named("ed_after");
     l.forward(&x, false).unwrap();
     let m = err_of(l.forward(&ones(&[2, 3, 6]), false));
     assert_mentions(&m, &["ed_after", "(2, 3, 6)", "[5, 4]", "[6, 4]"]);
@@ -774,12 +774,12 @@ fn conv_extra_errors() {
     let x = ones(&[1, 4, 4, 2]);
     let m = err_of(
         Conv2DTranspose::new(3, 3)
-            .name("ct_rank")
+            .named("ct_rank")
             .data_format(cl)
             .forward(&ones(&[1, 4, 2]), false),
     );
     assert_mentions(&m, &["ct_rank", "4 dimensions", "(1, 4, 2)"]);
-    let mut l = Conv2DTranspose::new(3, 3).name("ct_ch").data_format(cl);
+    let mut l = Conv2DTranspose::new(3, 3).named("ct_ch").data_format(cl);
     l.forward(&x, false).unwrap();
     let m = err_of(l.forward(&ones(&[1, 4, 4, 5]), false));
     assert_mentions(&m, &["ct_ch", "(1, 4, 4, 5)", "expected 2 input channels"]);
@@ -787,7 +787,7 @@ fn conv_extra_errors() {
         Conv2DTranspose::new(3, 3)
             .strides(2)
             .output_padding(2)
-            .name("ct_op")
+            .named("ct_op")
             .data_format(cl)
             .forward(&x, false),
     );
@@ -796,21 +796,21 @@ fn conv_extra_errors() {
         Conv2DTranspose::new(3, 3)
             .strides(2)
             .dilation_rate(2)
-            .name("ct_sd")
+            .named("ct_sd")
             .data_format(cl)
             .forward(&x, false),
     );
     assert_mentions(&m, &["ct_sd", "dilation_rate > 1"]);
     let m = err_of(
         Conv2DTranspose::new(0, 3)
-            .name("ct_f0")
+            .named("ct_f0")
             .data_format(cl)
             .forward(&x, false),
     );
     assert_mentions(&m, &["ct_f0", "filters"]);
     let m = err_of(
         Conv2DTranspose::new(3, [3, 3, 3])
-            .name("ct_ks")
+            .named("ct_ks")
             .data_format(cl)
             .forward(&x, false),
     );
@@ -818,7 +818,7 @@ fn conv_extra_errors() {
     let m = err_of(
         Conv2DTranspose::new(3, 3)
             .padding("full")
-            .name("ct_pad")
+            .named("ct_pad")
             .data_format(cl)
             .forward(&x, false),
     );
@@ -826,7 +826,7 @@ fn conv_extra_errors() {
 
     let m = err_of(
         DepthwiseConv2D::new(3)
-            .name("dw_small")
+            .named("dw_small")
             .data_format(cl)
             .forward(&ones(&[1, 2, 2, 2]), false),
     );
@@ -834,12 +834,12 @@ fn conv_extra_errors() {
     let m = err_of(
         DepthwiseConv2D::new(3)
             .depth_multiplier(0)
-            .name("dw_m0")
+            .named("dw_m0")
             .data_format(cl)
             .forward(&x, false),
     );
     assert_mentions(&m, &["dw_m0", "depth_multiplier"]);
-    let mut l = DepthwiseConv2D::new(3).name("dw_ch").data_format(cl);
+    let mut l = DepthwiseConv2D::new(3).named("dw_ch").data_format(cl);
     l.forward(&x, false).unwrap();
     let m = err_of(l.forward(&ones(&[1, 4, 4, 3]), false));
     assert_mentions(&m, &["dw_ch", "expected 2 input channels", "(1, 4, 4, 3)"]);
@@ -848,7 +848,7 @@ fn conv_extra_errors() {
 
     let m = err_of(
         SeparableConv2D::new(0, 3)
-            .name("sep_f0")
+            .named("sep_f0")
             .data_format(cl)
             .forward(&x, false),
     );
@@ -856,7 +856,7 @@ fn conv_extra_errors() {
     let m = err_of(
         SeparableConv2D::new(2, 3)
             .strides(0)
-            .name("sep_s0")
+            .named("sep_s0")
             .data_format(cl)
             .forward(&x, false),
     );
@@ -864,13 +864,13 @@ fn conv_extra_errors() {
     let m = err_of(
         SeparableConv2D::new(2, 3)
             .activation("nope")
-            .name("sep_act")
+            .named("sep_act")
             .data_format(cl)
             .forward(&x, false),
     );
     assert_mentions(&m, &["sep_act", "nope"]);
     let mut l = SeparableConv2D::new(2, 3)
-        .name("sep_ch")
+        .named("sep_ch")
         .data_format(DataFormat::ChannelsFirst);
     l.forward(&ones(&[1, 2, 4, 4]), false).unwrap();
     let m = err_of(l.forward(&ones(&[1, 3, 4, 4]), false));
@@ -880,7 +880,7 @@ fn conv_extra_errors() {
     );
 
     // compute_output_shape reports bad ranks too.
-    let l = SeparableConv2D::new(2, 3).name("sep_cos").data_format(cl);
+    let l = SeparableConv2D::new(2, 3).named("sep_cos").data_format(cl);
     let e = l
         .compute_output_shape(&[None, Some(4), Some(2)])
         .unwrap_err()

@@ -180,7 +180,7 @@ fn stateless_call_leaves_variables_alone() {
 
 #[test]
 fn layer_errors_name_the_layer_and_shapes() {
-    let mut d = Dense::new(4).name("head");
+    let mut d = Dense::new(4).named("head");
     d.forward(&t(&[1.0; 6], &[2, 3]), false).unwrap();
     let e = d
         .forward(&t(&[1.0; 10], &[2, 5]), false)

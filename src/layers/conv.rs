@@ -75,6 +75,7 @@ pub struct Conv {
     kernel_regularizer: Option<Regularizer>,
     bias_regularizer: Option<Regularizer>,
     kernel_constraint: Option<Constraint>,
+    bias_constraint: Option<Constraint>,
     kernel: Option<Variable>,
     bias: Option<Variable>,
 }
@@ -133,6 +134,7 @@ impl Conv {
             kernel_regularizer: None,
             bias_regularizer: None,
             kernel_constraint: None,
+            bias_constraint: None,
             kernel: None,
             bias: None,
         }
@@ -164,46 +166,6 @@ impl Conv {
         self.groups = g;
         self
     }
-    /// Activation.
-    pub fn activation(mut self, a: impl Into<Act>) -> Self {
-        self.activation = a.into();
-        self
-    }
-    /// Whether to add a bias.
-    pub fn use_bias(mut self, b: bool) -> Self {
-        self.use_bias = b;
-        self
-    }
-    /// Kernel initializer.
-    pub fn kernel_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.kernel_initializer = i.into();
-        self
-    }
-    /// Bias initializer.
-    pub fn bias_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.bias_initializer = i.into();
-        self
-    }
-    /// Kernel regularizer.
-    pub fn kernel_regularizer(mut self, r: Regularizer) -> Self {
-        self.kernel_regularizer = Some(r);
-        self
-    }
-    /// Bias regularizer.
-    pub fn bias_regularizer(mut self, r: Regularizer) -> Self {
-        self.bias_regularizer = Some(r);
-        self
-    }
-    /// Kernel constraint.
-    pub fn kernel_constraint(mut self, c: Constraint) -> Self {
-        self.kernel_constraint = Some(c);
-        self
-    }
-    /// Layer name.
-    pub fn name(mut self, n: &str) -> Self {
-        self.base.set_name(n);
-        self
-    }
     /// The kernel (`kernel_size + (in_channels / groups, filters)`), once built.
     pub fn kernel(&self) -> Option<&Variable> {
         self.kernel.as_ref()
@@ -216,6 +178,13 @@ impl Conv {
     fn fmt(&self) -> DataFormat {
         self.data_format.unwrap_or_else(config::image_data_format)
     }
+    activation_bias_setters!();
+    weight_setters!(
+        kernel_initializer,
+        kernel_regularizer,
+        kernel_constraint,
+        "Kernel"
+    );
 }
 
 impl Layer for Conv {
@@ -280,6 +249,7 @@ impl Layer for Conv {
         if self.use_bias {
             let mut bs = WeightSpec::new(self.bias_initializer.clone());
             bs.regularizer = self.bias_regularizer.clone();
+            bs.constraint = self.bias_constraint.clone();
             self.bias = Some(self.base.add_weight("bias", &[self.filters], bs)?);
         }
         Ok(())

@@ -317,6 +317,7 @@ fn conv_output_shape(
 
 macro_rules! common_builders {
     () => {
+        activation_bias_setters!();
         /// Strides (an int or one per spatial dimension).
         pub fn strides(mut self, s: impl Into<Spatial>) -> Self {
             self.strides = s.into();
@@ -335,36 +336,6 @@ macro_rules! common_builders {
         /// Dilation rate (an int or one per spatial dimension).
         pub fn dilation_rate(mut self, d: impl Into<Spatial>) -> Self {
             self.dilation_rate = d.into();
-            self
-        }
-        /// Activation (`"relu"`, an activation value, or a closure).
-        pub fn activation(mut self, a: impl Into<Act>) -> Self {
-            self.activation = a.into();
-            self
-        }
-        /// Whether to add a bias.
-        pub fn use_bias(mut self, b: bool) -> Self {
-            self.use_bias = b;
-            self
-        }
-        /// Bias initializer.
-        pub fn bias_initializer(mut self, i: impl Into<Initializer>) -> Self {
-            self.bias_initializer = i.into();
-            self
-        }
-        /// Bias regularizer.
-        pub fn bias_regularizer(mut self, r: Regularizer) -> Self {
-            self.bias_regularizer = Some(r);
-            self
-        }
-        /// Bias constraint.
-        pub fn bias_constraint(mut self, c: Constraint) -> Self {
-            self.bias_constraint = Some(c);
-            self
-        }
-        /// Layer name.
-        pub fn name(mut self, n: &str) -> Self {
-            self.base.set_name(n);
             self
         }
         /// The bias, once built (`None` without `use_bias`).
@@ -496,25 +467,16 @@ impl ConvTranspose {
         }
     }
     common_builders!();
+    weight_setters!(
+        kernel_initializer,
+        kernel_regularizer,
+        kernel_constraint,
+        "Kernel"
+    );
     /// Extra size added at the end of each spatial output dimension (an int or one
     /// per spatial dimension; each smaller than the stride). Default `None`: inferred.
     pub fn output_padding(mut self, p: impl Into<Spatial>) -> Self {
         self.output_padding = Some(p.into());
-        self
-    }
-    /// Kernel initializer.
-    pub fn kernel_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.kernel_initializer = i.into();
-        self
-    }
-    /// Kernel regularizer.
-    pub fn kernel_regularizer(mut self, r: Regularizer) -> Self {
-        self.kernel_regularizer = Some(r);
-        self
-    }
-    /// Kernel constraint.
-    pub fn kernel_constraint(mut self, c: Constraint) -> Self {
-        self.kernel_constraint = Some(c);
         self
     }
     /// The kernel (`kernel_size + (filters, input_channels)`), once built.
@@ -825,24 +787,15 @@ impl DepthwiseConv {
         }
     }
     common_builders!();
+    weight_setters!(
+        depthwise_initializer,
+        depthwise_regularizer,
+        depthwise_constraint,
+        "Depthwise kernel"
+    );
     /// Filters per input channel.
     pub fn depth_multiplier(mut self, m: usize) -> Self {
         self.depth_multiplier = m;
-        self
-    }
-    /// Depthwise kernel initializer.
-    pub fn depthwise_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.depthwise_initializer = i.into();
-        self
-    }
-    /// Depthwise kernel regularizer.
-    pub fn depthwise_regularizer(mut self, r: Regularizer) -> Self {
-        self.depthwise_regularizer = Some(r);
-        self
-    }
-    /// Depthwise kernel constraint.
-    pub fn depthwise_constraint(mut self, c: Constraint) -> Self {
-        self.depthwise_constraint = Some(c);
         self
     }
     /// The kernel (`kernel_size + (input_channels, depth_multiplier)`), once built.
@@ -1075,39 +1028,21 @@ impl SeparableConv {
         }
     }
     common_builders!();
+    weight_setters!(
+        depthwise_initializer,
+        depthwise_regularizer,
+        depthwise_constraint,
+        "Depthwise kernel"
+    );
+    weight_setters!(
+        pointwise_initializer,
+        pointwise_regularizer,
+        pointwise_constraint,
+        "Pointwise kernel"
+    );
     /// Depthwise filters per input channel.
     pub fn depth_multiplier(mut self, m: usize) -> Self {
         self.depth_multiplier = m;
-        self
-    }
-    /// Depthwise kernel initializer.
-    pub fn depthwise_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.depthwise_initializer = i.into();
-        self
-    }
-    /// Pointwise kernel initializer.
-    pub fn pointwise_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.pointwise_initializer = i.into();
-        self
-    }
-    /// Depthwise kernel regularizer.
-    pub fn depthwise_regularizer(mut self, r: Regularizer) -> Self {
-        self.depthwise_regularizer = Some(r);
-        self
-    }
-    /// Pointwise kernel regularizer.
-    pub fn pointwise_regularizer(mut self, r: Regularizer) -> Self {
-        self.pointwise_regularizer = Some(r);
-        self
-    }
-    /// Depthwise kernel constraint.
-    pub fn depthwise_constraint(mut self, c: Constraint) -> Self {
-        self.depthwise_constraint = Some(c);
-        self
-    }
-    /// Pointwise kernel constraint.
-    pub fn pointwise_constraint(mut self, c: Constraint) -> Self {
-        self.pointwise_constraint = Some(c);
         self
     }
     /// The depthwise kernel (`kernel_size + (input_channels, depth_multiplier)`), once built.

@@ -77,51 +77,13 @@ impl Dense {
             bias: None,
         }
     }
-    /// Activation (`"relu"`, an [`Act`], or a closure).
-    pub fn activation(mut self, a: impl Into<Act>) -> Self {
-        self.activation = a.into();
-        self
-    }
-    /// Whether to add a bias.
-    pub fn use_bias(mut self, b: bool) -> Self {
-        self.use_bias = b;
-        self
-    }
-    /// Kernel initializer.
-    pub fn kernel_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.kernel_initializer = i.into();
-        self
-    }
-    /// Bias initializer.
-    pub fn bias_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.bias_initializer = i.into();
-        self
-    }
-    /// Kernel regularizer.
-    pub fn kernel_regularizer(mut self, r: Regularizer) -> Self {
-        self.kernel_regularizer = Some(r);
-        self
-    }
-    /// Bias regularizer.
-    pub fn bias_regularizer(mut self, r: Regularizer) -> Self {
-        self.bias_regularizer = Some(r);
-        self
-    }
-    /// Kernel constraint.
-    pub fn kernel_constraint(mut self, c: Constraint) -> Self {
-        self.kernel_constraint = Some(c);
-        self
-    }
-    /// Bias constraint.
-    pub fn bias_constraint(mut self, c: Constraint) -> Self {
-        self.bias_constraint = Some(c);
-        self
-    }
-    /// Layer name.
-    pub fn name(mut self, n: &str) -> Self {
-        self.base.set_name(n);
-        self
-    }
+    activation_bias_setters!();
+    weight_setters!(
+        kernel_initializer,
+        kernel_regularizer,
+        kernel_constraint,
+        "Kernel"
+    );
     /// The kernel, once built.
     pub fn kernel(&self) -> Option<&Variable> {
         self.kernel.as_ref()

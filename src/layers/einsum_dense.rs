@@ -423,41 +423,13 @@ impl EinsumDense {
         self.bias_axes = Some(axes.to_string());
         self
     }
-    /// Kernel initializer.
-    pub fn kernel_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.kernel_initializer = i.into();
-        self
-    }
-    /// Bias initializer.
-    pub fn bias_initializer(mut self, i: impl Into<Initializer>) -> Self {
-        self.bias_initializer = i.into();
-        self
-    }
-    /// Kernel regularizer.
-    pub fn kernel_regularizer(mut self, r: Regularizer) -> Self {
-        self.kernel_regularizer = Some(r);
-        self
-    }
-    /// Bias regularizer.
-    pub fn bias_regularizer(mut self, r: Regularizer) -> Self {
-        self.bias_regularizer = Some(r);
-        self
-    }
-    /// Kernel constraint.
-    pub fn kernel_constraint(mut self, c: Constraint) -> Self {
-        self.kernel_constraint = Some(c);
-        self
-    }
-    /// Bias constraint.
-    pub fn bias_constraint(mut self, c: Constraint) -> Self {
-        self.bias_constraint = Some(c);
-        self
-    }
-    /// Layer name.
-    pub fn name(mut self, n: &str) -> Self {
-        self.base.set_name(n);
-        self
-    }
+    weight_setters!(
+        kernel_initializer,
+        kernel_regularizer,
+        kernel_constraint,
+        "Kernel"
+    );
+    weight_setters!(bias_initializer, bias_regularizer, bias_constraint, "Bias");
     /// The equation.
     pub fn equation(&self) -> &str {
         &self.equation

@@ -15,6 +15,46 @@
 //! assert_eq!(d.count_params(), 4 * 3 + 3);
 //! ```
 
+/// Builder methods `$init`, `$reg`, `$cons` for one weight's initializer,
+/// regularizer and constraint (fields of the same names), used inside the
+/// `impl` blocks of layers with weights.
+macro_rules! weight_setters {
+    ($init:ident, $reg:ident, $cons:ident, $what:literal) => {
+        #[doc = concat!($what, " initializer.")]
+        pub fn $init(mut self, i: impl Into<$crate::initializers::Initializer>) -> Self {
+            self.$init = i.into();
+            self
+        }
+        #[doc = concat!($what, " regularizer.")]
+        pub fn $reg(mut self, r: $crate::regularizers::Regularizer) -> Self {
+            self.$reg = Some(r);
+            self
+        }
+        #[doc = concat!($what, " constraint.")]
+        pub fn $cons(mut self, c: $crate::regularizers::Constraint) -> Self {
+            self.$cons = Some(c);
+            self
+        }
+    };
+}
+
+/// `activation`, `use_bias` and the bias weight's builder methods.
+macro_rules! activation_bias_setters {
+    () => {
+        /// Activation (`"relu"`, an activation value, or a closure).
+        pub fn activation(mut self, a: impl Into<$crate::activations::Activation>) -> Self {
+            self.activation = a.into();
+            self
+        }
+        /// Whether to add a bias.
+        pub fn use_bias(mut self, b: bool) -> Self {
+            self.use_bias = b;
+            self
+        }
+        weight_setters!(bias_initializer, bias_regularizer, bias_constraint, "Bias");
+    };
+}
+
 mod conv;
 mod conv_extra;
 mod core;

@@ -306,6 +306,19 @@ pub trait Dataset: Send {
     fn on_epoch_end(&mut self) {}
 }
 
+/// A borrowed dataset works too, so its state can be read after `fit`.
+impl<D: Dataset + ?Sized> Dataset for &mut D {
+    fn num_batches(&self) -> Option<usize> {
+        (**self).num_batches()
+    }
+    fn get_batch(&mut self, index: usize) -> Result<Batch> {
+        (**self).get_batch(index)
+    }
+    fn on_epoch_end(&mut self) {
+        (**self).on_epoch_end()
+    }
+}
+
 /// A [`Dataset`] over any iterator of batches (read in order; `index` is ignored).
 pub struct IterDataset<I> {
     iter: I,

@@ -780,7 +780,7 @@ impl Functional {
     }
 
     /// Keras's summary with the "Connected to" column.
-    fn summary_rows(&self) -> Vec<[String; 4]> {
+    fn summary_rows(&self) -> Vec<Vec<String>> {
         let g = &self.graph;
         let mut rows = Vec::new();
         let names: Vec<String> = g
@@ -795,7 +795,7 @@ impl Functional {
                 continue;
             }
             shown[li] = true;
-            rows.push([
+            rows.push(vec![
                 format!("{} ({})", l.name(), l.class_name()),
                 g.layer_shapes[li]
                     .as_deref()
@@ -824,7 +824,7 @@ impl Functional {
             };
             shown[s.layer] = true;
             let shapes: Vec<String> = s.out_shapes.iter().map(|x| fmt_shape(x)).collect();
-            rows.push([
+            rows.push(vec![
                 format!("{} ({})", l.name(), l.class_name()),
                 shapes.join(", "),
                 params,
@@ -863,8 +863,10 @@ impl Model for Functional {
         self.graph.output_names.clone()
     }
     fn summary_string(&self) -> String {
-        super::summary_table_connected(
+        super::summary_table(
             self.core.name(),
+            &["Layer (type)", "Output Shape", "Param #", "Connected to"],
+            &[21, 19, 12, 19],
             &self.summary_rows(),
             &self.trainable_variables(),
             &self.non_trainable_variables(),

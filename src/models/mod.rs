@@ -979,7 +979,7 @@ pub trait Model: Send {
 
     /// Keras's summary table as a string.
     fn summary_string(&self) -> String {
-        let rows: Vec<(String, String, usize)> = self
+        let rows: Vec<Vec<String>> = self
             .layers()
             .iter()
             .map(|l| {
@@ -995,15 +995,17 @@ pub trait Model: Send {
                     })
                     .map(|s| fmt_shape(&s))
                     .unwrap_or_else(|| "?".into());
-                (
+                vec![
                     format!("{} ({})", l.name(), l.class_name()),
                     shape,
-                    l.count_params(),
-                )
+                    thousands(l.count_params()),
+                ]
             })
             .collect();
         summary_table(
             self.name(),
+            &["Layer (type)", "Output Shape", "Param #"],
+            &[33, 24, 15],
             &rows,
             &self.trainable_variables(),
             &self.non_trainable_variables(),
@@ -1071,55 +1073,6 @@ fn thousands(n: usize) -> String {
     out
 }
 
-fn summary_table(
-    name: &str,
-    rows: &[(String, String, usize)],
-    tv: &[Variable],
-    ntv: &[Variable],
-) -> String {
-    let w = [33usize, 24, 15];
-    let line = |l: &str, m: &str, r: &str, f: &str| {
-        format!(
-            "{l}{}{m}{}{m}{}{r}\n",
-            f.repeat(w[0]),
-            f.repeat(w[1]),
-            f.repeat(w[2])
-        )
-    };
-    let cell = |s: &str, n: usize, right: bool| {
-        let len = s.chars().count();
-        let pad = n.saturating_sub(len + 2);
-        if right {
-            format!(" {}{s} ", " ".repeat(pad))
-        } else {
-            format!(" {s}{} ", " ".repeat(pad))
-        }
-    };
-    let mut s = format!("Model: \"{name}\"\n");
-    s += &line("┏", "┳", "┓", "━");
-    s += &format!(
-        "┃{}┃{}┃{}┃\n",
-        cell("Layer (type)", w[0], false),
-        cell("Output Shape", w[1], false),
-        cell("Param #", w[2], true)
-    );
-    s += &line("┡", "╇", "┩", "━");
-    for (i, (l, sh, p)) in rows.iter().enumerate() {
-        s += &format!(
-            "│{}│{}│{}│\n",
-            cell(l, w[0], false),
-            cell(sh, w[1], false),
-            cell(&thousands(*p), w[2], true)
-        );
-        if i + 1 < rows.len() {
-            s += &line("├", "┼", "┤", "─");
-        }
-    }
-    s += &line("└", "┴", "┘", "─");
-    s += &param_totals(tv, ntv);
-    s
-}
-
 /// Wraps `s` into lines of at most `width` characters (at spaces or commas).
 fn wrap_cell(s: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
@@ -1141,53 +1094,55 @@ fn wrap_cell(s: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The Functional summary table (with Keras's "Connected to" column).
-fn summary_table_connected(
+/// Keras's summary table: a header row, one block per layer (cells wrapped to
+/// their column), the "Param #" column (index 2) right-aligned, then the totals.
+fn summary_table(
     name: &str,
-    rows: &[[String; 4]],
+    headers: &[&str],
+    widths: &[usize],
+    rows: &[Vec<String>],
     tv: &[Variable],
     ntv: &[Variable],
 ) -> String {
-    let w = [21usize, 19, 12, 19];
     let line = |l: &str, m: &str, r: &str, f: &str| {
-        let parts: Vec<String> = w.iter().map(|n| f.repeat(*n)).collect();
+        let parts: Vec<String> = widths.iter().map(|n| f.repeat(*n)).collect();
         format!("{l}{}{r}\n", parts.join(m))
     };
     let cell = |s: &str, n: usize, right: bool| {
-        let len = s.chars().count();
-        let pad = n.saturating_sub(len + 2);
+        let pad = n.saturating_sub(s.chars().count() + 2);
         if right {
             format!(" {}{s} ", " ".repeat(pad))
         } else {
             format!(" {s}{} ", " ".repeat(pad))
         }
     };
+    let row = |cells: &[String], bar: &str| {
+        let cols: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(j, (c, n))| cell(c, *n, j == 2))
+            .collect();
+        format!("{bar}{}{bar}\n", cols.join(bar))
+    };
     let mut s = format!("Model: \"{name}\"\n");
     s += &line("┏", "┳", "┓", "━");
-    s += &format!(
-        "┃{}┃{}┃{}┃{}┃\n",
-        cell("Layer (type)", w[0], false),
-        cell("Output Shape", w[1], false),
-        cell("Param #", w[2], true),
-        cell("Connected to", w[3], false)
-    );
+    let hs: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    s += &row(&hs, "┃");
     s += &line("┡", "╇", "┩", "━");
-    for (i, row) in rows.iter().enumerate() {
-        let cols: Vec<Vec<String>> = row
+    for (i, r) in rows.iter().enumerate() {
+        let cols: Vec<Vec<String>> = r
             .iter()
-            .zip(&w)
+            .zip(widths)
             .map(|(c, n)| wrap_cell(c, n - 2))
             .collect();
         let height = cols.iter().map(Vec::len).max().unwrap_or(1);
         for k in 0..height {
-            let get = |j: usize| cols[j].get(k).cloned().unwrap_or_default();
-            s += &format!(
-                "│{}│{}│{}│{}│\n",
-                cell(&get(0), w[0], false),
-                cell(&get(1), w[1], false),
-                cell(&get(2), w[2], true),
-                cell(&get(3), w[3], false)
-            );
+            let cells: Vec<String> = cols
+                .iter()
+                .map(|c| c.get(k).cloned().unwrap_or_default())
+                .collect();
+            s += &row(&cells, "│");
         }
         if i + 1 < rows.len() {
             s += &line("├", "┼", "┤", "─");
