@@ -86,6 +86,14 @@ pub enum Initializer {
     },
     /// `Identity(gain=1.0)` (2-D only)
     Identity(f64),
+    /// `Orthogonal(gain=1.0)`: an orthogonal matrix (QR of a normal sample, signs
+    /// fixed by the diagonal of R), reshaped to the weight shape.
+    Orthogonal {
+        /// multiplier
+        gain: f64,
+        /// seed
+        seed: Option<u64>,
+    },
     /// A user function of (shape, dtype).
     Custom(String, InitFn),
     /// An unknown name, reported when used.
@@ -115,6 +123,7 @@ impl std::fmt::Debug for Initializer {
                 ..
             } => write!(f, "VarianceScaling({scale}, {mode:?}, {distribution:?})"),
             Initializer::Identity(g) => write!(f, "Identity({g})"),
+            Initializer::Orthogonal { gain, .. } => write!(f, "Orthogonal({gain})"),
             Initializer::Unknown(n) => write!(f, "Unknown({n})"),
         }
     }
@@ -165,6 +174,10 @@ impl From<&str> for Initializer {
             "lecununiform" => vs(1.0, FanIn, Uniform),
             "lecunnormal" => vs(1.0, FanIn, TruncatedNormal),
             "identity" => Initializer::Identity(1.0),
+            "orthogonal" => Initializer::Orthogonal {
+                gain: 1.0,
+                seed: None,
+            },
             _ => Initializer::Unknown(s.to_string()),
         }
     }
@@ -231,9 +244,12 @@ impl Initializer {
                 (1.0, FanMode::FanAvg, Distribution::TruncatedNormal) => "GlorotNormal".into(),
                 (2.0, FanMode::FanIn, Distribution::Uniform) => "HeUniform".into(),
                 (2.0, FanMode::FanIn, Distribution::TruncatedNormal) => "HeNormal".into(),
+                (1.0, FanMode::FanIn, Distribution::Uniform) => "LecunUniform".into(),
+                (1.0, FanMode::FanIn, Distribution::TruncatedNormal) => "LecunNormal".into(),
                 _ => "VarianceScaling".into(),
             },
             Initializer::Identity(_) => "Identity".into(),
+            Initializer::Orthogonal { .. } => "Orthogonal".into(),
             Initializer::Custom(n, _) => n.clone(),
             Initializer::Unknown(n) => n.clone(),
         }
@@ -297,6 +313,7 @@ impl Initializer {
                 }
                 ops::multiply(ops::eye(shape[0], Some(shape[1]), 0, Some(dtype))?, *gain)
             }
+            Initializer::Orthogonal { gain, seed } => orthogonal(shape, *gain, *seed, dtype),
             Initializer::Custom(_, f) => f(shape, dtype),
             Initializer::Unknown(n) => Err(arg_err(
                 "initializers.get",
@@ -304,9 +321,85 @@ impl Initializer {
                     "unknown initializer '{n}'; expected one of zeros, ones, constant, \
                      random_normal, random_uniform, truncated_normal, variance_scaling, \
                      glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform, \
-                     lecun_normal, identity"
+                     lecun_normal, identity, orthogonal"
                 ),
             )),
         }
     }
+}
+
+/// Keras's `Orthogonal`: for a weight of shape `(..., cols)` with `rows` the
+/// product of the other dims, QR-decompose a normal `(max, min)` sample, flip the
+/// columns of Q by the signs of R's diagonal, transpose when `rows < cols`.
+fn orthogonal(shape: &[usize], gain: f64, seed: Option<u64>, dtype: DType) -> Result<Tensor> {
+    if shape.len() < 2 {
+        return Err(arg_err(
+            "Orthogonal initializer",
+            format!("needs a shape of at least 2 dimensions, got {shape:?}"),
+        ));
+    }
+    let cols = shape[shape.len() - 1];
+    let rows: usize = shape[..shape.len() - 1].iter().product();
+    let (m, n) = (rows.max(cols), rows.min(cols));
+    let a = random::normal(&[m, n], 0.0, 1.0, Some(DType::F64), seed_of(seed))?.to_vec::<f64>()?;
+    // Householder QR of the m×n sample (m >= n): Q's first n columns.
+    let mut r = a; // row-major m×n, becomes R in the upper triangle
+    let mut vs: Vec<Vec<f64>> = Vec::with_capacity(n);
+    for k in 0..n {
+        let norm = (k..m).map(|i| r[i * n + k].powi(2)).sum::<f64>().sqrt();
+        let mut v: Vec<f64> = (k..m).map(|i| r[i * n + k]).collect();
+        let alpha = if v[0] >= 0.0 { -norm } else { norm };
+        v[0] -= alpha;
+        let vnorm = v.iter().map(|x| x * x).sum::<f64>();
+        if vnorm > 0.0 {
+            for j in k..n {
+                let dot: f64 = (k..m).map(|i| v[i - k] * r[i * n + j]).sum();
+                let f = 2.0 * dot / vnorm;
+                for i in k..m {
+                    r[i * n + j] -= f * v[i - k];
+                }
+            }
+        }
+        vs.push(v);
+    }
+    // Q = H_0 H_1 … H_{n-1} applied to the first n columns of the identity.
+    let mut q = vec![0.0f64; m * n];
+    for j in 0..n {
+        q[j * n + j] = 1.0;
+    }
+    for k in (0..n).rev() {
+        let v = &vs[k];
+        let vnorm = v.iter().map(|x| x * x).sum::<f64>();
+        if vnorm == 0.0 {
+            continue;
+        }
+        for j in 0..n {
+            let dot: f64 = (k..m).map(|i| v[i - k] * q[i * n + j]).sum();
+            let f = 2.0 * dot / vnorm;
+            for i in k..m {
+                q[i * n + j] -= f * v[i - k];
+            }
+        }
+    }
+    for j in 0..n {
+        let d = r[j * n + j];
+        let s = if d < 0.0 {
+            -1.0
+        } else if d > 0.0 {
+            1.0
+        } else {
+            0.0
+        };
+        for i in 0..m {
+            q[i * n + j] *= s * gain;
+        }
+    }
+    let q = Tensor::from_vec(q, [m, n])?;
+    let q = if rows < cols {
+        ops::transpose(&q, None)?
+    } else {
+        q
+    };
+    let shape_i: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    ops::cast(ops::reshape(&q, &shape_i)?, dtype)
 }

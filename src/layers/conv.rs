@@ -8,6 +8,7 @@ use crate::error::{arg_err, shape_err};
 use crate::initializers::Initializer;
 use crate::ops::{self, ConvOptions, Padding, Spatial};
 use crate::regularizers::{Constraint, Regularizer};
+use crate::saving::serialize as ser;
 use crate::trace::PartialShape;
 use crate::{Result, Tensor, Variable};
 use serde_json::json;
@@ -344,11 +345,18 @@ impl Layer for Conv {
                 "kernel_size": self.kernel_size.0,
                 "strides": self.strides.0,
                 "padding": self.padding,
-                "data_format": if self.fmt() == DataFormat::ChannelsLast {"channels_last"} else {"channels_first"},
+                "data_format": self.fmt().name(),
                 "dilation_rate": self.dilation_rate.0,
                 "groups": self.groups,
                 "activation": self.activation.name(),
                 "use_bias": self.use_bias,
+                "kernel_initializer": ser::initializer(&self.kernel_initializer),
+                "bias_initializer": ser::initializer(&self.bias_initializer),
+                "kernel_regularizer": ser::opt_regularizer(&self.kernel_regularizer),
+                "bias_regularizer": ser::opt_regularizer(&self.bias_regularizer),
+                "activity_regularizer": null,
+                "kernel_constraint": ser::opt_constraint(&self.kernel_constraint),
+                "bias_constraint": ser::opt_constraint(&self.bias_constraint),
             }),
         )
     }

@@ -12,127 +12,13 @@ use super::{expect_rank, fmt_shape, Layer, LayerBase, WeightSpec};
 use crate::activations::Activation as Act;
 use crate::config::{self, DataFormat};
 use crate::error::{arg_err, shape_err};
-use crate::initializers::{Distribution, FanMode, Initializer};
+use crate::initializers::Initializer;
 use crate::ops::{self, ConvOptions, ConvTransposeOptions, Padding, Spatial};
 use crate::regularizers::{Constraint, Regularizer};
+use crate::saving::serialize as ser;
 use crate::trace::PartialShape;
 use crate::{Result, Tensor, Variable};
 use serde_json::{json, Value};
-
-// ------------------------------------------------------------------ serialization
-
-fn keras_object(module: &str, class: &str, config: Value) -> Value {
-    json!({
-        "module": module,
-        "class_name": class,
-        "config": config,
-        "registered_name": null,
-    })
-}
-
-/// `keras.initializers.serialize(initializer)`.
-pub(crate) fn initializer_config(i: &Initializer) -> Value {
-    let m = "keras.initializers";
-    let fans = |seed: &Option<u64>| json!({"seed": seed, "input_axes": null, "output_axes": null});
-    match i {
-        Initializer::Zeros => keras_object(m, "Zeros", json!({})),
-        Initializer::Ones => keras_object(m, "Ones", json!({})),
-        Initializer::Constant(v) => keras_object(m, "Constant", json!({"value": v})),
-        Initializer::RandomNormal { mean, stddev, seed } => keras_object(
-            m,
-            "RandomNormal",
-            json!({"seed": seed, "mean": mean, "stddev": stddev}),
-        ),
-        Initializer::RandomUniform {
-            minval,
-            maxval,
-            seed,
-        } => keras_object(
-            m,
-            "RandomUniform",
-            json!({"seed": seed, "minval": minval, "maxval": maxval}),
-        ),
-        Initializer::TruncatedNormal { mean, stddev, seed } => keras_object(
-            m,
-            "TruncatedNormal",
-            json!({"seed": seed, "mean": mean, "stddev": stddev}),
-        ),
-        Initializer::VarianceScaling {
-            scale,
-            mode,
-            distribution,
-            seed,
-        } => {
-            use Distribution::*;
-            use FanMode::*;
-            let named = match (*scale, mode, distribution) {
-                (1.0, FanAvg, Uniform) => Some("GlorotUniform"),
-                (1.0, FanAvg, TruncatedNormal) => Some("GlorotNormal"),
-                (2.0, FanIn, Uniform) => Some("HeUniform"),
-                (2.0, FanIn, TruncatedNormal) => Some("HeNormal"),
-                (1.0, FanIn, Uniform) => Some("LecunUniform"),
-                (1.0, FanIn, TruncatedNormal) => Some("LecunNormal"),
-                _ => None,
-            };
-            match named {
-                Some(n) => keras_object(m, n, fans(seed)),
-                None => keras_object(
-                    m,
-                    "VarianceScaling",
-                    json!({
-                        "seed": seed,
-                        "scale": scale,
-                        "mode": match mode { FanIn => "fan_in", FanOut => "fan_out", FanAvg => "fan_avg" },
-                        "distribution": match distribution {
-                            TruncatedNormal => "truncated_normal",
-                            UntruncatedNormal => "untruncated_normal",
-                            Uniform => "uniform",
-                        },
-                        "input_axes": null,
-                        "output_axes": null,
-                    }),
-                ),
-            }
-        }
-        Initializer::Identity(g) if *g == 1.0 => keras_object(m, "Identity", json!({})),
-        Initializer::Identity(g) => keras_object(m, "Identity", json!({"gain": g})),
-        other => keras_object(m, &other.class_name(), json!({})),
-    }
-}
-
-/// `keras.regularizers.serialize(regularizer)` (`null` for none).
-pub(crate) fn regularizer_config(r: &Option<Regularizer>) -> Value {
-    let m = "keras.regularizers";
-    match r {
-        None => Value::Null,
-        Some(Regularizer::L1(a)) => keras_object(m, "L1", json!({"l1": a})),
-        Some(Regularizer::L2(b)) => keras_object(m, "L2", json!({"l2": b})),
-        Some(Regularizer::L1L2(a, b)) => keras_object(m, "L1L2", json!({"l1": a, "l2": b})),
-    }
-}
-
-/// `keras.constraints.serialize(constraint)` (`null` for none).
-pub(crate) fn constraint_config(c: &Option<Constraint>) -> Value {
-    let m = "keras.constraints";
-    match c {
-        None => Value::Null,
-        Some(Constraint::NonNeg) => keras_object(m, "NonNeg", json!({})),
-        Some(Constraint::MaxNorm { max_value, axis }) => {
-            keras_object(m, "MaxNorm", json!({"max_value": max_value, "axis": axis}))
-        }
-        Some(Constraint::UnitNorm(axis)) => keras_object(m, "UnitNorm", json!({"axis": axis})),
-        Some(Constraint::MinMaxNorm {
-            min_value,
-            max_value,
-            rate,
-            axis,
-        }) => keras_object(
-            m,
-            "MinMaxNorm",
-            json!({"min_value": min_value, "max_value": max_value, "rate": rate, "axis": axis}),
-        ),
-    }
-}
 
 // ------------------------------------------------------------------ shared helpers
 
@@ -682,13 +568,13 @@ impl Layer for ConvTranspose {
                 "dilation_rate": tuple_config(name, "dilation_rate", &self.dilation_rate, r),
                 "activation": self.activation.name(),
                 "use_bias": self.use_bias,
-                "kernel_initializer": initializer_config(&self.kernel_initializer),
-                "bias_initializer": initializer_config(&self.bias_initializer),
-                "kernel_regularizer": regularizer_config(&self.kernel_regularizer),
-                "bias_regularizer": regularizer_config(&self.bias_regularizer),
+                "kernel_initializer": ser::initializer(&self.kernel_initializer),
+                "bias_initializer": ser::initializer(&self.bias_initializer),
+                "kernel_regularizer": ser::opt_regularizer(&self.kernel_regularizer),
+                "bias_regularizer": ser::opt_regularizer(&self.bias_regularizer),
                 "activity_regularizer": null,
-                "kernel_constraint": constraint_config(&self.kernel_constraint),
-                "bias_constraint": constraint_config(&self.bias_constraint),
+                "kernel_constraint": ser::opt_constraint(&self.kernel_constraint),
+                "bias_constraint": ser::opt_constraint(&self.bias_constraint),
             }),
         )
     }
@@ -913,13 +799,13 @@ impl Layer for DepthwiseConv {
                 "dilation_rate": tuple_config(name, "dilation_rate", &self.dilation_rate, r),
                 "activation": self.activation.name(),
                 "use_bias": self.use_bias,
-                "depthwise_initializer": initializer_config(&self.depthwise_initializer),
-                "bias_initializer": initializer_config(&self.bias_initializer),
-                "depthwise_regularizer": regularizer_config(&self.depthwise_regularizer),
-                "bias_regularizer": regularizer_config(&self.bias_regularizer),
+                "depthwise_initializer": ser::initializer(&self.depthwise_initializer),
+                "bias_initializer": ser::initializer(&self.bias_initializer),
+                "depthwise_regularizer": ser::opt_regularizer(&self.depthwise_regularizer),
+                "bias_regularizer": ser::opt_regularizer(&self.bias_regularizer),
                 "activity_regularizer": null,
-                "depthwise_constraint": constraint_config(&self.depthwise_constraint),
-                "bias_constraint": constraint_config(&self.bias_constraint),
+                "depthwise_constraint": ser::opt_constraint(&self.depthwise_constraint),
+                "bias_constraint": ser::opt_constraint(&self.bias_constraint),
             }),
         )
     }
@@ -1174,16 +1060,16 @@ impl Layer for SeparableConv {
                 "dilation_rate": tuple_config(name, "dilation_rate", &self.dilation_rate, r),
                 "activation": self.activation.name(),
                 "use_bias": self.use_bias,
-                "depthwise_initializer": initializer_config(&self.depthwise_initializer),
-                "pointwise_initializer": initializer_config(&self.pointwise_initializer),
-                "bias_initializer": initializer_config(&self.bias_initializer),
-                "depthwise_regularizer": regularizer_config(&self.depthwise_regularizer),
-                "pointwise_regularizer": regularizer_config(&self.pointwise_regularizer),
-                "bias_regularizer": regularizer_config(&self.bias_regularizer),
+                "depthwise_initializer": ser::initializer(&self.depthwise_initializer),
+                "pointwise_initializer": ser::initializer(&self.pointwise_initializer),
+                "bias_initializer": ser::initializer(&self.bias_initializer),
+                "depthwise_regularizer": ser::opt_regularizer(&self.depthwise_regularizer),
+                "pointwise_regularizer": ser::opt_regularizer(&self.pointwise_regularizer),
+                "bias_regularizer": ser::opt_regularizer(&self.bias_regularizer),
                 "activity_regularizer": null,
-                "depthwise_constraint": constraint_config(&self.depthwise_constraint),
-                "pointwise_constraint": constraint_config(&self.pointwise_constraint),
-                "bias_constraint": constraint_config(&self.bias_constraint),
+                "depthwise_constraint": ser::opt_constraint(&self.depthwise_constraint),
+                "pointwise_constraint": ser::opt_constraint(&self.pointwise_constraint),
+                "bias_constraint": ser::opt_constraint(&self.bias_constraint),
             }),
         )
     }

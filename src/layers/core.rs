@@ -8,6 +8,7 @@ use crate::error::{arg_err, shape_err};
 use crate::initializers::Initializer;
 use crate::random::{self, SeedGenerator};
 use crate::regularizers::{Constraint, Regularizer};
+use crate::saving::serialize as ser;
 use crate::trace::PartialShape;
 use crate::{ops, DType, Result, Tensor, Variable};
 use serde_json::json;
@@ -33,7 +34,7 @@ pub(crate) fn config_with(l: &dyn Layer, extra: serde_json::Value) -> serde_json
     let mut c = json!({
         "name": l.name(),
         "trainable": l.trainable(),
-        "dtype": l.base().dtype().name(),
+        "dtype": crate::saving::serialize::dtype_policy(l.base().dtype()),
     });
     if let (Some(m), serde_json::Value::Object(e)) = (c.as_object_mut(), extra) {
         m.extend(e);
@@ -161,8 +162,12 @@ impl Layer for Dense {
                 "units": self.units,
                 "activation": self.activation.name(),
                 "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer.class_name(),
-                "bias_initializer": self.bias_initializer.class_name(),
+                "kernel_initializer": ser::initializer(&self.kernel_initializer),
+                "bias_initializer": ser::initializer(&self.bias_initializer),
+                "kernel_regularizer": ser::opt_regularizer(&self.kernel_regularizer),
+                "bias_regularizer": ser::opt_regularizer(&self.bias_regularizer),
+                "kernel_constraint": ser::opt_constraint(&self.kernel_constraint),
+                "bias_constraint": ser::opt_constraint(&self.bias_constraint),
             }),
         )
     }
@@ -268,7 +273,10 @@ impl Layer for Dropout {
         Ok(s.to_vec())
     }
     fn get_config(&self) -> serde_json::Value {
-        config_with(self, json!({"rate": self.rate, "seed": self.seed}))
+        config_with(
+            self,
+            json!({"rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape}),
+        )
     }
 }
 
@@ -329,6 +337,11 @@ impl Layer for Flatten {
         }
         let rest: Option<usize> = s[1..].iter().try_fold(1usize, |a, d| d.map(|d| a * d));
         Ok(vec![s[0], rest])
+    }
+
+    fn get_config(&self) -> serde_json::Value {
+        let f = self.data_format.unwrap_or_else(config::image_data_format);
+        config_with(self, json!({ "data_format": f.name() }))
     }
 }
 
@@ -739,7 +752,15 @@ impl Layer for Embedding {
     fn get_config(&self) -> serde_json::Value {
         config_with(
             self,
-            json!({"input_dim": self.input_dim, "output_dim": self.output_dim}),
+            json!({
+                "input_dim": self.input_dim,
+                "output_dim": self.output_dim,
+                "embeddings_initializer": ser::initializer(&self.initializer),
+                "embeddings_regularizer": ser::opt_regularizer(&self.regularizer),
+                "activity_regularizer": null,
+                "embeddings_constraint": null,
+                "mask_zero": false,
+            }),
         )
     }
 }

@@ -1,13 +1,13 @@
 //! `EinsumDense`: a dense layer of arbitrary dimensionality computed with `einsum`
 //! (`keras.layers.EinsumDense`).
 
-use super::conv_extra::{constraint_config, initializer_config, regularizer_config};
 use super::core::{base_impl, config_with};
 use super::{fmt_shape, Layer, LayerBase, WeightSpec};
 use crate::activations::Activation as Act;
 use crate::error::{arg_err, shape_err};
 use crate::initializers::Initializer;
 use crate::regularizers::{Constraint, Regularizer};
+use crate::saving::serialize as ser;
 use crate::trace::PartialShape;
 use crate::{ops, Result, Tensor, Variable};
 use serde_json::{json, Value};
@@ -543,13 +543,13 @@ impl Layer for EinsumDense {
                 "equation": self.equation,
                 "activation": self.activation.name(),
                 "bias_axes": self.bias_axes,
-                "kernel_initializer": initializer_config(&self.kernel_initializer),
-                "bias_initializer": initializer_config(&self.bias_initializer),
-                "kernel_regularizer": regularizer_config(&self.kernel_regularizer),
-                "bias_regularizer": regularizer_config(&self.bias_regularizer),
+                "kernel_initializer": ser::initializer(&self.kernel_initializer),
+                "bias_initializer": ser::initializer(&self.bias_initializer),
+                "kernel_regularizer": ser::opt_regularizer(&self.kernel_regularizer),
+                "bias_regularizer": ser::opt_regularizer(&self.bias_regularizer),
                 "activity_regularizer": null,
-                "kernel_constraint": constraint_config(&self.kernel_constraint),
-                "bias_constraint": constraint_config(&self.bias_constraint),
+                "kernel_constraint": ser::opt_constraint(&self.kernel_constraint),
+                "bias_constraint": ser::opt_constraint(&self.bias_constraint),
                 "quantization_config": null,
             }),
         )

@@ -55,6 +55,7 @@ macro_rules! activation_bias_setters {
     };
 }
 
+mod attention;
 mod conv;
 mod conv_extra;
 mod core;
@@ -62,7 +63,9 @@ mod einsum_dense;
 mod merge;
 mod norm;
 mod pooling;
+mod rnn;
 
+pub use self::attention::{AttentionOptions, MultiHeadAttention};
 pub use self::conv::{Conv, Conv1D, Conv2D, Conv3D};
 pub use self::conv_extra::{
     Conv1DTranspose, Conv2DTranspose, Conv3DTranspose, ConvTranspose, DepthwiseConv,
@@ -79,6 +82,7 @@ pub use self::pooling::{
     AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
     GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalPooling, MaxPooling1D, MaxPooling2D, Pooling,
 };
+pub use self::rnn::{LSTMCell, LSTM};
 
 use crate::error::{arg_err, shape_err};
 use crate::initializers::Initializer;
@@ -189,6 +193,12 @@ impl LayerBase {
     /// The layer's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Sets the dtype of the weights and computations (before the layer is built;
+    /// Keras's `dtype=` argument).
+    pub fn set_dtype(&mut self, dtype: DType) {
+        self.dtype = dtype;
     }
 
     /// Renames the layer (and the paths of its weights).
@@ -363,7 +373,7 @@ pub trait Layer: Send + Sync {
         serde_json::json!({
             "name": self.name(),
             "trainable": self.trainable(),
-            "dtype": self.base().dtype().name(),
+            "dtype": crate::saving::serialize::dtype_policy(self.base().dtype()),
         })
     }
 

@@ -3,6 +3,9 @@
 use super::core::config_with;
 use super::{fmt_shape, Layer, LayerBase, WeightSpec};
 use crate::error::{arg_err, shape_err};
+use crate::initializers::Initializer;
+use crate::regularizers::{Constraint, Regularizer};
+use crate::saving::serialize as ser;
 use crate::trace::PartialShape;
 use crate::{ops, Result, Tensor, Variable};
 use serde_json::json;
@@ -41,6 +44,14 @@ pub struct BatchNormalization {
     epsilon: f64,
     center: bool,
     scale: bool,
+    beta_initializer: Initializer,
+    gamma_initializer: Initializer,
+    moving_mean_initializer: Initializer,
+    moving_variance_initializer: Initializer,
+    beta_regularizer: Option<Regularizer>,
+    gamma_regularizer: Option<Regularizer>,
+    beta_constraint: Option<Constraint>,
+    gamma_constraint: Option<Constraint>,
     resolved_axis: usize,
     gamma: Option<Variable>,
     beta: Option<Variable>,
@@ -58,6 +69,14 @@ impl BatchNormalization {
             epsilon: 1e-3,
             center: true,
             scale: true,
+            beta_initializer: "zeros".into(),
+            gamma_initializer: "ones".into(),
+            moving_mean_initializer: "zeros".into(),
+            moving_variance_initializer: "ones".into(),
+            beta_regularizer: None,
+            gamma_regularizer: None,
+            beta_constraint: None,
+            gamma_constraint: None,
             resolved_axis: 0,
             gamma: None,
             beta: None,
@@ -90,6 +109,36 @@ impl BatchNormalization {
         self.scale = s;
         self
     }
+    weight_setters!(
+        beta_initializer,
+        beta_regularizer,
+        beta_constraint,
+        "Offset (beta)"
+    );
+    weight_setters!(
+        gamma_initializer,
+        gamma_regularizer,
+        gamma_constraint,
+        "Scale (gamma)"
+    );
+    /// Initial moving mean.
+    pub fn moving_mean_initializer(mut self, i: impl Into<Initializer>) -> Self {
+        self.moving_mean_initializer = i.into();
+        self
+    }
+    /// Initial moving variance.
+    pub fn moving_variance_initializer(mut self, i: impl Into<Initializer>) -> Self {
+        self.moving_variance_initializer = i.into();
+        self
+    }
+}
+
+/// A trainable weight spec with an initializer, regularizer and constraint.
+fn spec(i: &Initializer, r: &Option<Regularizer>, c: &Option<Constraint>) -> WeightSpec {
+    let mut w = WeightSpec::new(i.clone());
+    w.regularizer = r.clone();
+    w.constraint = c.clone();
+    w
 }
 
 impl Default for BatchNormalization {
@@ -105,21 +154,25 @@ impl Layer for BatchNormalization {
         let (a, d) = norm_axis(self.base.name(), self.axis, s)?;
         self.resolved_axis = a;
         if self.scale {
-            self.gamma = Some(
-                self.base
-                    .add_weight("gamma", &[d], WeightSpec::new("ones"))?,
+            let g = spec(
+                &self.gamma_initializer,
+                &self.gamma_regularizer,
+                &self.gamma_constraint,
             );
+            self.gamma = Some(self.base.add_weight("gamma", &[d], g)?);
         }
         if self.center {
-            self.beta = Some(
-                self.base
-                    .add_weight("beta", &[d], WeightSpec::new("zeros"))?,
+            let b = spec(
+                &self.beta_initializer,
+                &self.beta_regularizer,
+                &self.beta_constraint,
             );
+            self.beta = Some(self.base.add_weight("beta", &[d], b)?);
         }
-        let mut fixed = WeightSpec::new("zeros");
+        let mut fixed = WeightSpec::new(self.moving_mean_initializer.clone());
         fixed.trainable = false;
         self.moving_mean = Some(self.base.add_weight("moving_mean", &[d], fixed.clone())?);
-        fixed.initializer = "ones".into();
+        fixed.initializer = self.moving_variance_initializer.clone();
         self.moving_variance = Some(self.base.add_weight("moving_variance", &[d], fixed)?);
         Ok(())
     }
@@ -182,8 +235,22 @@ impl Layer for BatchNormalization {
     fn get_config(&self) -> serde_json::Value {
         config_with(
             self,
-            json!({"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
-                   "center": self.center, "scale": self.scale}),
+            json!({
+                "axis": self.axis,
+                "momentum": self.momentum,
+                "epsilon": self.epsilon,
+                "center": self.center,
+                "scale": self.scale,
+                "beta_initializer": ser::initializer(&self.beta_initializer),
+                "gamma_initializer": ser::initializer(&self.gamma_initializer),
+                "moving_mean_initializer": ser::initializer(&self.moving_mean_initializer),
+                "moving_variance_initializer": ser::initializer(&self.moving_variance_initializer),
+                "beta_regularizer": ser::opt_regularizer(&self.beta_regularizer),
+                "gamma_regularizer": ser::opt_regularizer(&self.gamma_regularizer),
+                "beta_constraint": ser::opt_constraint(&self.beta_constraint),
+                "gamma_constraint": ser::opt_constraint(&self.gamma_constraint),
+                "synchronized": false,
+            }),
         )
     }
 }
@@ -195,6 +262,12 @@ pub struct LayerNormalization {
     epsilon: f64,
     center: bool,
     scale: bool,
+    beta_initializer: Initializer,
+    gamma_initializer: Initializer,
+    beta_regularizer: Option<Regularizer>,
+    gamma_regularizer: Option<Regularizer>,
+    beta_constraint: Option<Constraint>,
+    gamma_constraint: Option<Constraint>,
     resolved: Vec<usize>,
     gamma: Option<Variable>,
     beta: Option<Variable>,
@@ -209,6 +282,12 @@ impl LayerNormalization {
             epsilon: 1e-3,
             center: true,
             scale: true,
+            beta_initializer: "zeros".into(),
+            gamma_initializer: "ones".into(),
+            beta_regularizer: None,
+            gamma_regularizer: None,
+            beta_constraint: None,
+            gamma_constraint: None,
             resolved: Vec::new(),
             gamma: None,
             beta: None,
@@ -234,6 +313,18 @@ impl LayerNormalization {
         self.scale = s;
         self
     }
+    weight_setters!(
+        beta_initializer,
+        beta_regularizer,
+        beta_constraint,
+        "Offset (beta)"
+    );
+    weight_setters!(
+        gamma_initializer,
+        gamma_regularizer,
+        gamma_constraint,
+        "Scale (gamma)"
+    );
 }
 
 impl Default for LayerNormalization {
@@ -254,16 +345,20 @@ impl Layer for LayerNormalization {
             shape.push(d);
         }
         if self.scale {
-            self.gamma = Some(
-                self.base
-                    .add_weight("gamma", &shape, WeightSpec::new("ones"))?,
+            let g = spec(
+                &self.gamma_initializer,
+                &self.gamma_regularizer,
+                &self.gamma_constraint,
             );
+            self.gamma = Some(self.base.add_weight("gamma", &shape, g)?);
         }
         if self.center {
-            self.beta = Some(
-                self.base
-                    .add_weight("beta", &shape, WeightSpec::new("zeros"))?,
+            let b = spec(
+                &self.beta_initializer,
+                &self.beta_regularizer,
+                &self.beta_constraint,
             );
+            self.beta = Some(self.base.add_weight("beta", &shape, b)?);
         }
         Ok(())
     }
@@ -299,8 +394,19 @@ impl Layer for LayerNormalization {
     fn get_config(&self) -> serde_json::Value {
         config_with(
             self,
-            json!({"axis": self.axis, "epsilon": self.epsilon, "center": self.center,
-                   "scale": self.scale}),
+            json!({
+                "axis": self.axis,
+                "epsilon": self.epsilon,
+                "center": self.center,
+                "scale": self.scale,
+                "rms_scaling": false,
+                "beta_initializer": ser::initializer(&self.beta_initializer),
+                "gamma_initializer": ser::initializer(&self.gamma_initializer),
+                "beta_regularizer": ser::opt_regularizer(&self.beta_regularizer),
+                "gamma_regularizer": ser::opt_regularizer(&self.gamma_regularizer),
+                "beta_constraint": ser::opt_constraint(&self.beta_constraint),
+                "gamma_constraint": ser::opt_constraint(&self.gamma_constraint),
+            }),
         )
     }
 }

@@ -145,6 +145,7 @@ impl Layer for Pooling {
                 "pool_size": self.pool_size.0,
                 "strides": self.strides.as_ref().map(|s| s.0.clone()),
                 "padding": self.padding,
+                "data_format": self.data_format.unwrap_or_else(config::image_data_format).name(),
             }),
         )
     }
@@ -236,6 +237,12 @@ impl Layer for GlobalPooling {
         }
     }
     fn get_config(&self) -> serde_json::Value {
-        config_with(self, json!({"keepdims": self.keepdims}))
+        config_with(
+            self,
+            json!({
+                "data_format": self.data_format.unwrap_or_else(config::image_data_format).name(),
+                "keepdims": self.keepdims,
+            }),
+        )
     }
 }

@@ -591,7 +591,7 @@ impl Functional {
                 Structure::List
             }
         };
-        let graph = Graph {
+        let mut graph = Graph {
             layers,
             steps,
             n_slots: slots.len(),
@@ -602,10 +602,129 @@ impl Functional {
             output_names,
             layer_shapes,
         };
+        graph.order_layers_like_keras();
         Ok(Functional {
             core,
             graph: Arc::new(graph),
         })
+    }
+}
+
+impl Graph {
+    /// Puts `layers` in the order Keras's `map_graph` gives `model.layers`
+    /// (deepest first, ties by first visit in a depth-first walk from the
+    /// outputs), which names the weight groups of `.keras` files.
+    fn order_layers_like_keras(&mut self) {
+        let n_steps = self.steps.len();
+        // Nodes: steps 0..n_steps, then one per model input.
+        let mut producer: HashMap<usize, usize> = HashMap::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            for &o in &s.outputs {
+                producer.insert(o, i);
+            }
+        }
+        let mut node_layer: Vec<Option<usize>> = self.steps.iter().map(|s| Some(s.layer)).collect();
+        for (j, (slot, _, _)) in self.inputs.iter().enumerate() {
+            producer.entry(*slot).or_insert(n_steps + j);
+            // The input's layer: the InputLayer whose output is this slot.
+            node_layer.push(None);
+        }
+        // Input layers come first in `layers`, one per input tensor that is an Input.
+        let n_inputs = self.inputs.len();
+        let mut input_layer_of = vec![None; n_inputs];
+        {
+            let stepped: HashSet<usize> = self.steps.iter().map(|s| s.layer).collect();
+            let mut free_layers = (0..self.layers.len()).filter(|l| !stepped.contains(l));
+            for slot in input_layer_of.iter_mut() {
+                *slot = free_layers.next();
+            }
+        }
+        for (j, l) in input_layer_of.iter().enumerate() {
+            node_layer[n_steps + j] = *l;
+        }
+        let parents = |node: usize| -> Vec<usize> {
+            if node < n_steps {
+                self.steps[node]
+                    .inputs
+                    .iter()
+                    .filter_map(|s| producer.get(s).copied())
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        };
+        let mut out_order: Vec<usize> = (0..self.outputs.len()).collect();
+        if self.output_structure == Structure::Dict {
+            out_order.sort_by(|&a, &b| self.output_names[a].cmp(&self.output_names[b]));
+        }
+        let mut finished: HashSet<usize> = HashSet::new();
+        let mut post: Vec<usize> = Vec::new();
+        let mut op_index: HashMap<usize, usize> = HashMap::new();
+        for &oi in &out_order {
+            let Some(&start) = producer.get(&self.outputs[oi]) else {
+                continue;
+            };
+            // Iterative depth-first walk: (node, expanded?).
+            let mut stack = vec![(start, false)];
+            while let Some((node, expanded)) = stack.pop() {
+                if expanded {
+                    if finished.insert(node) {
+                        post.push(node);
+                    }
+                    continue;
+                }
+                if finished.contains(&node) {
+                    continue;
+                }
+                if let Some(l) = node_layer[node] {
+                    let n = op_index.len();
+                    op_index.entry(l).or_insert(n);
+                }
+                stack.push((node, true));
+                for p in parents(node).into_iter().rev() {
+                    stack.push((p, false));
+                }
+            }
+        }
+        let mut node_depth: HashMap<usize, usize> = HashMap::new();
+        let mut op_depth: HashMap<usize, usize> = HashMap::new();
+        for &node in post.iter().rev() {
+            let mut d = *node_depth.entry(node).or_insert(0);
+            if let Some(l) = node_layer[node] {
+                d = d.max(op_depth.get(&l).copied().unwrap_or(0));
+                op_depth.insert(l, d);
+            }
+            node_depth.insert(node, d);
+            for p in parents(node) {
+                let e = node_depth.entry(p).or_insert(0);
+                *e = (*e).max(d + 1);
+            }
+        }
+        let key = |l: usize| -> (i64, i64) {
+            match (op_depth.get(&l), op_index.get(&l)) {
+                (Some(&d), Some(&i)) => (-(d as i64), i as i64),
+                _ => (0, -1),
+            }
+        };
+        let mut order: Vec<usize> = (0..self.layers.len()).collect();
+        order.sort_by_key(|&l| key(l));
+        let mut new_of_old = vec![0; self.layers.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_of_old[old] = new;
+        }
+        self.layers = order.iter().map(|&o| self.layers[o].clone()).collect();
+        self.layer_shapes = order
+            .iter()
+            .map(|&o| self.layer_shapes[o].clone())
+            .collect();
+        for s in &mut self.steps {
+            s.layer = new_of_old[s.layer];
+            for c in &mut s.connected {
+                if let Some(&n) = new_of_old.get(c.0) {
+                    c.0 = n;
+                }
+            }
+        }
     }
 }
 

@@ -78,8 +78,16 @@ fn state() -> &'static Mutex<Config> {
                     c.image_data_format = f;
                 }
             }
-            if let Some(s) = j.get("backend").and_then(|v| v.as_str()) {
-                c.backend = Some(s.to_string());
+            match j.get("backend").and_then(|v| v.as_str()) {
+                // Python Keras writes `"backend": "tensorflow"` into a fresh
+                // keras.json on first import; a shared file must not stop ceras
+                // from running, so that one value means "the default" here
+                // (KERAS_BACKEND=tensorflow is still refused).
+                Some("tensorflow") => eprintln!(
+                    "ceras: ignoring \"backend\": \"tensorflow\" in keras.json (ceras has cpu, torch and jax); using the default"
+                ),
+                Some(s) => c.backend = Some(s.to_string()),
+                None => {}
             }
         }
         if let Ok(b) = std::env::var("KERAS_BACKEND") {

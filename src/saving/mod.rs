@@ -1,0 +1,13 @@
+//! Saving and loading: Keras's `.keras` model files and `.weights.h5` weight
+//! files (interchangeable with Python Keras 3), object configs
+//! ([`serialize`]), the layer registry ([`registry`]), and ceras's own
+//! `.weights.npz` files.
+//!
+//! Every file is written atomically: to a temporary file in the same directory,
+//! then renamed over the target, so a crash never leaves a half-written file.
+
+mod npz;
+pub mod registry;
+pub mod serialize;
+
+pub use npz::{load_weights, save_weights};
