@@ -21,6 +21,10 @@ use std::sync::Arc;
 pub trait LearningRateSchedule: Send + Sync {
     /// The rate at `step` (the optimizer's iteration count, before the update).
     fn rate(&self, step: f64) -> f64;
+    /// Keras's class name and config, for saving (`None`: cannot be saved).
+    fn get_config(&self) -> Option<(&'static str, serde_json::Value)> {
+        None
+    }
 }
 
 /// `ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`.
@@ -37,6 +41,12 @@ pub struct ExponentialDecay {
 }
 
 impl LearningRateSchedule for ExponentialDecay {
+    fn get_config(&self) -> Option<(&'static str, serde_json::Value)> {
+        Some((
+            "ExponentialDecay",
+            serde_json::json!({"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps, "decay_rate": self.decay_rate, "staircase": self.staircase, "name": "ExponentialDecay"}),
+        ))
+    }
     fn rate(&self, step: f64) -> f64 {
         let mut p = step / self.decay_steps;
         if self.staircase {
@@ -62,6 +72,12 @@ pub struct CosineDecay {
 }
 
 impl LearningRateSchedule for CosineDecay {
+    fn get_config(&self) -> Option<(&'static str, serde_json::Value)> {
+        Some((
+            "CosineDecay",
+            serde_json::json!({"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps, "alpha": self.alpha, "name": "CosineDecay", "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}),
+        ))
+    }
     fn rate(&self, step: f64) -> f64 {
         let decay = |initial: f64, s: f64| {
             let s = s.min(self.decay_steps);
@@ -92,6 +108,12 @@ pub struct PiecewiseConstantDecay {
 }
 
 impl LearningRateSchedule for PiecewiseConstantDecay {
+    fn get_config(&self) -> Option<(&'static str, serde_json::Value)> {
+        Some((
+            "PiecewiseConstantDecay",
+            serde_json::json!({"boundaries": self.boundaries, "values": self.values, "name": "PiecewiseConstant"}),
+        ))
+    }
     fn rate(&self, step: f64) -> f64 {
         for (b, v) in self.boundaries.iter().zip(&self.values) {
             if step <= *b {
@@ -118,6 +140,12 @@ pub struct InverseTimeDecay {
 }
 
 impl LearningRateSchedule for InverseTimeDecay {
+    fn get_config(&self) -> Option<(&'static str, serde_json::Value)> {
+        Some((
+            "InverseTimeDecay",
+            serde_json::json!({"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps, "decay_rate": self.decay_rate, "staircase": self.staircase, "name": "InverseTimeDecay"}),
+        ))
+    }
     fn rate(&self, step: f64) -> f64 {
         let mut p = step / self.decay_steps;
         if self.staircase {
@@ -146,6 +174,12 @@ pub struct PolynomialDecay {
 }
 
 impl LearningRateSchedule for PolynomialDecay {
+    fn get_config(&self) -> Option<(&'static str, serde_json::Value)> {
+        Some((
+            "PolynomialDecay",
+            serde_json::json!({"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle, "name": "PolynomialDecay"}),
+        ))
+    }
     fn rate(&self, step: f64) -> f64 {
         let (step, decay_steps) = if self.cycle {
             let mult = if step == 0.0 {
@@ -181,6 +215,12 @@ pub struct CosineDecayRestarts {
 }
 
 impl LearningRateSchedule for CosineDecayRestarts {
+    fn get_config(&self) -> Option<(&'static str, serde_json::Value)> {
+        Some((
+            "CosineDecayRestarts",
+            serde_json::json!({"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps, "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha, "name": "SGDRDecay"}),
+        ))
+    }
     fn rate(&self, step: f64) -> f64 {
         let fraction = step / self.first_decay_steps;
         let (i_restart, fraction) = if self.t_mul == 1.0 {
@@ -256,6 +296,8 @@ pub enum Algorithm {
 /// An optimizer (`keras.optimizers.Optimizer`).
 pub struct Optimizer {
     name: String,
+    /// Keras's class name (`"SGD"`, `"Adam"`, `"AdamW"`, `"RMSprop"`).
+    class: &'static str,
     algorithm: Algorithm,
     learning_rate: LearningRate,
     clipnorm: Option<f64>,
@@ -311,6 +353,7 @@ impl AdamW {
     pub fn new(learning_rate: impl Into<LearningRate>) -> Optimizer {
         let mut o = Adam::new(learning_rate);
         o.name = "adamw".into();
+        o.class = "AdamW";
         o.weight_decay = Some(0.004);
         o
     }
@@ -344,8 +387,14 @@ impl Optimizer {
             .and_then(|t| Variable::new(t, "iteration", false))
             .expect("a concrete scalar variable");
         iterations.set_path(format!("{name}/iteration"));
+        let class = match &algorithm {
+            Algorithm::Sgd { .. } => "SGD",
+            Algorithm::Adam { .. } => "Adam",
+            Algorithm::RmsProp { .. } => "RMSprop",
+        };
         Optimizer {
             name: name.into(),
+            class,
             algorithm,
             learning_rate: learning_rate.into(),
             clipnorm: None,
@@ -743,4 +792,289 @@ fn clip_by_norm(x: &Tensor, clip: f64) -> Result<Tensor> {
     let safe = ops::r#where(&pos, &l2, ops::ones_like(&l2, None)?)?;
     let norm = ops::r#where(&pos, ops::sqrt(safe)?, &l2)?;
     ops::divide(ops::multiply(x, clip)?, ops::maximum(norm, clip)?)
+}
+
+// ------------------------------------------------------------------ configs
+
+fn schedule_config(s: &dyn LearningRateSchedule) -> Result<serde_json::Value> {
+    let (class, cfg) = s.get_config().ok_or_else(|| {
+        crate::error::unsupported(
+            "optimizer.get_config",
+            "a custom learning-rate schedule cannot be serialized",
+        )
+    })?;
+    Ok(crate::saving::serialize::envelope(
+        "keras.optimizers.schedules",
+        class,
+        cfg,
+    ))
+}
+
+/// A learning-rate schedule from its Keras envelope.
+pub fn schedule_from_config(v: &serde_json::Value) -> Result<Arc<dyn LearningRateSchedule>> {
+    const WHO: &str = "schedules.deserialize";
+    let (class, cfg) = crate::saving::serialize::class_and_config(WHO, v)?;
+    let null = serde_json::Value::Null;
+    let cfg = cfg.unwrap_or(&null);
+    let num = |k: &str, d: Option<f64>| -> Result<f64> {
+        match cfg.get(k) {
+            Some(x) if !x.is_null() => x
+                .as_f64()
+                .ok_or_else(|| arg_err(WHO, format!("{class}: '{k}' must be a number, got {x}"))),
+            _ => d.ok_or_else(|| arg_err(WHO, format!("{class}: '{k}' is required"))),
+        }
+    };
+    let flag = |k: &str| cfg.get(k).and_then(|x| x.as_bool()).unwrap_or(false);
+    let nums = |k: &str| -> Result<Vec<f64>> {
+        cfg.get(k)
+            .and_then(|x| x.as_array())
+            .and_then(|a| a.iter().map(|x| x.as_f64()).collect::<Option<Vec<_>>>())
+            .ok_or_else(|| arg_err(WHO, format!("{class}: '{k}' must be a list of numbers")))
+    };
+    Ok(match class.as_str() {
+        "ExponentialDecay" => Arc::new(ExponentialDecay {
+            initial_learning_rate: num("initial_learning_rate", None)?,
+            decay_steps: num("decay_steps", None)?,
+            decay_rate: num("decay_rate", None)?,
+            staircase: flag("staircase"),
+        }),
+        "CosineDecay" => Arc::new(CosineDecay {
+            initial_learning_rate: num("initial_learning_rate", None)?,
+            decay_steps: num("decay_steps", None)?,
+            alpha: num("alpha", Some(0.0))?,
+            warmup_target: cfg.get("warmup_target").and_then(|x| x.as_f64()),
+            warmup_steps: num("warmup_steps", Some(0.0))?,
+        }),
+        "PiecewiseConstantDecay" => Arc::new(PiecewiseConstantDecay {
+            boundaries: nums("boundaries")?,
+            values: nums("values")?,
+        }),
+        "InverseTimeDecay" => Arc::new(InverseTimeDecay {
+            initial_learning_rate: num("initial_learning_rate", None)?,
+            decay_steps: num("decay_steps", None)?,
+            decay_rate: num("decay_rate", None)?,
+            staircase: flag("staircase"),
+        }),
+        "PolynomialDecay" => Arc::new(PolynomialDecay {
+            initial_learning_rate: num("initial_learning_rate", None)?,
+            decay_steps: num("decay_steps", None)?,
+            end_learning_rate: num("end_learning_rate", Some(1e-4))?,
+            power: num("power", Some(1.0))?,
+            cycle: flag("cycle"),
+        }),
+        "CosineDecayRestarts" => Arc::new(CosineDecayRestarts {
+            initial_learning_rate: num("initial_learning_rate", None)?,
+            first_decay_steps: num("first_decay_steps", None)?,
+            t_mul: num("t_mul", Some(2.0))?,
+            m_mul: num("m_mul", Some(1.0))?,
+            alpha: num("alpha", Some(0.0))?,
+        }),
+        _ => {
+            return Err(crate::error::unsupported(
+                WHO,
+                format!("learning-rate schedule '{class}'"),
+            ))
+        }
+    })
+}
+
+impl Optimizer {
+    /// Keras's class name (`"Adam"`).
+    pub fn class_name(&self) -> &'static str {
+        self.class
+    }
+
+    /// Renames the optimizer (Keras's `name=`).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// The Keras config envelope (`module: "keras.optimizers"`).
+    pub fn get_config(&self) -> Result<serde_json::Value> {
+        use serde_json::json;
+        let lr = match &self.learning_rate {
+            LearningRate::Constant(v) => json!(v),
+            LearningRate::Schedule(s) => schedule_config(s.as_ref())?,
+        };
+        let mut c = json!({
+            "name": self.name,
+            "learning_rate": lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            "use_ema": false,
+            "ema_momentum": 0.99,
+            "ema_overwrite_frequency": null,
+            "loss_scale_factor": null,
+            "gradient_accumulation_steps": null,
+        });
+        let extra = match &self.algorithm {
+            Algorithm::Sgd { momentum, nesterov } => {
+                json!({"momentum": momentum, "nesterov": nesterov})
+            }
+            Algorithm::Adam {
+                beta_1,
+                beta_2,
+                epsilon,
+                amsgrad,
+            } => {
+                json!({"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon, "amsgrad": amsgrad})
+            }
+            Algorithm::RmsProp {
+                rho,
+                momentum,
+                epsilon,
+                centered,
+            } => {
+                json!({"rho": rho, "momentum": momentum, "epsilon": epsilon, "centered": centered})
+            }
+        };
+        if let (Some(m), serde_json::Value::Object(e)) = (c.as_object_mut(), extra) {
+            m.extend(e);
+        }
+        Ok(crate::saving::serialize::envelope(
+            "keras.optimizers",
+            self.class,
+            c,
+        ))
+    }
+
+    /// An optimizer from a name (`"adam"`) or its Keras envelope.
+    pub fn from_config(v: &serde_json::Value) -> Result<Optimizer> {
+        const WHO: &str = "optimizers.deserialize";
+        let (class, cfg) = crate::saving::serialize::class_and_config(WHO, v)?;
+        let Some(cfg) = cfg else {
+            return Optimizer::get(&class);
+        };
+        let num = |k: &str| cfg.get(k).and_then(|x| x.as_f64());
+        let flag = |k: &str| cfg.get(k).and_then(|x| x.as_bool());
+        for k in [
+            "use_ema",
+            "gradient_accumulation_steps",
+            "loss_scale_factor",
+        ] {
+            let on = match cfg.get(k) {
+                None | Some(serde_json::Value::Null) => false,
+                Some(serde_json::Value::Bool(b)) => *b,
+                Some(_) => true,
+            };
+            if on {
+                return Err(crate::error::unsupported(
+                    WHO,
+                    format!("{class} with '{k}' = {}", cfg[k]),
+                ));
+            }
+        }
+        let lr: LearningRate = match cfg.get("learning_rate") {
+            None | Some(serde_json::Value::Null) => {
+                LearningRate::Constant(match class.to_lowercase().as_str() {
+                    "sgd" => 0.01,
+                    _ => 0.001,
+                })
+            }
+            Some(x) if x.is_number() => LearningRate::Constant(x.as_f64().unwrap_or(0.001)),
+            Some(x) => LearningRate::Schedule(schedule_from_config(x)?),
+        };
+        let mut o = match class.as_str() {
+            "SGD" | "sgd" => {
+                let mut o = Sgd::new(lr);
+                o = o.momentum(num("momentum").unwrap_or(0.0));
+                o.nesterov(flag("nesterov").unwrap_or(false))
+            }
+            "Adam" | "AdamW" | "adam" | "adamw" => {
+                let mut o = if class.eq_ignore_ascii_case("adamw") {
+                    AdamW::new(lr)
+                } else {
+                    Adam::new(lr)
+                };
+                if let Some(b) = num("beta_1") {
+                    o = o.beta_1(b);
+                }
+                if let Some(b) = num("beta_2") {
+                    o = o.beta_2(b);
+                }
+                if let Some(e) = num("epsilon") {
+                    o = o.epsilon(e);
+                }
+                o.amsgrad(flag("amsgrad").unwrap_or(false))
+            }
+            "RMSprop" | "rmsprop" => {
+                let mut o = RmsProp::new(lr);
+                if let Some(r) = num("rho") {
+                    o = o.rho(r);
+                }
+                if let Some(m) = num("momentum") {
+                    o = o.momentum(m);
+                }
+                if let Some(e) = num("epsilon") {
+                    o = o.epsilon(e);
+                }
+                o.centered(flag("centered").unwrap_or(false))
+            }
+            _ => {
+                return Err(crate::error::unsupported(
+                    WHO,
+                    format!("optimizer class '{class}' (ceras has SGD, Adam, AdamW and RMSprop)"),
+                ))
+            }
+        };
+        o.weight_decay = num("weight_decay");
+        o.clipnorm = num("clipnorm");
+        o.clipvalue = num("clipvalue");
+        o.global_clipnorm = num("global_clipnorm");
+        if let Some(n) = cfg.get("name").and_then(|x| x.as_str()) {
+            o.name = n.to_string();
+        }
+        Ok(o)
+    }
+
+    /// Whether slots exist for every one of `vars`.
+    pub fn is_built_for(&self, vars: &[Variable]) -> bool {
+        vars.iter().all(|v| self.slots.contains_key(&v.id()))
+    }
+
+    /// The optimizer's variables in the order Keras saves them
+    /// (`optimizer/vars/0..`): `iteration`, `learning_rate` (a fresh scalar
+    /// holding the rate, only for a constant rate), then the slots —
+    /// interleaved per variable for Adam (`momentum_k, velocity_k`, then every
+    /// `velocity_hat_k`), one kind after another for RMSprop.
+    pub fn keras_variables(&self, vars: &[Variable]) -> Result<Vec<Variable>> {
+        let mut out = vec![self.iterations.clone()];
+        if let LearningRate::Constant(lr) = self.learning_rate {
+            let v = Variable::new(Tensor::scalar(lr as f32)?, "learning_rate", false)?;
+            v.set_path(format!("{}/learning_rate", self.name));
+            out.push(v);
+        }
+        let slot = |v: &Variable, i: usize| -> Option<Variable> {
+            self.slots.get(&v.id()).and_then(|s| s.get(i).cloned())
+        };
+        let n_slots = vars
+            .first()
+            .and_then(|v| self.slots.get(&v.id()))
+            .map_or(0, |s| s.len());
+        match &self.algorithm {
+            Algorithm::Adam { .. } => {
+                for v in vars {
+                    out.extend(slot(v, 0));
+                    out.extend(slot(v, 1));
+                }
+                if n_slots > 2 {
+                    out.extend(vars.iter().filter_map(|v| slot(v, 2)));
+                }
+            }
+            _ => {
+                for i in 0..n_slots {
+                    out.extend(vars.iter().filter_map(|v| slot(v, i)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the learning rate is a constant (then Keras saves it as a variable).
+    pub fn has_constant_learning_rate(&self) -> bool {
+        matches!(self.learning_rate, LearningRate::Constant(_))
+    }
 }

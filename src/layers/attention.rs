@@ -2,12 +2,12 @@
 
 use super::core::{base_impl, config_with};
 use super::einsum_dense::{EinsumDense, EinsumOutputShape};
-use super::rnn::{constraint_value, regularizer_value};
 use super::{fmt_shape, Layer, LayerBase, LayerRef};
 use crate::error::{arg_err, shape_err};
 use crate::initializers::Initializer;
 use crate::random::{self, SeedGenerator};
 use crate::regularizers::{Constraint, Regularizer};
+use crate::saving::serialize as ser;
 use crate::trace::PartialShape;
 use crate::{ops, DType, Result, Tensor};
 use serde_json::{json, Value};
@@ -255,7 +255,9 @@ impl MultiHeadAttention {
         if let Some(c) = &self.bias_constraint {
             d = d.bias_constraint(c.clone());
         }
-        d.named(name)
+        let mut d = d.named(name);
+        d.base_mut().set_dtype(self.base.dtype());
+        d
     }
 
     /// Checks the constructor arguments (Keras checks them in `__init__`).
@@ -582,13 +584,12 @@ impl MultiHeadAttention {
             }
             None => None,
         };
-        let mask = match (user, auto) {
+        let mut mask = match (user, auto) {
             (None, None) => return Ok(None),
             (Some(u), None) => u,
             (None, Some(a)) => a,
             (Some(u), Some(a)) => ops::logical_and(&u, &a)?,
         };
-        let mut mask = mask;
         while mask.ndim() < 4 {
             mask = ops::expand_dims(&mask, &[-3])?;
         }
@@ -706,13 +707,13 @@ impl Layer for MultiHeadAttention {
                 "output_shape": self.output_shape,
                 "attention_axes": axes,
                 "sliding_window": self.sliding_window,
-                "kernel_initializer": self.kernel_initializer.class_name(),
-                "bias_initializer": self.bias_initializer.class_name(),
-                "kernel_regularizer": regularizer_value(&self.kernel_regularizer),
-                "bias_regularizer": regularizer_value(&self.bias_regularizer),
+                "kernel_initializer": ser::initializer(&self.kernel_initializer),
+                "bias_initializer": ser::initializer(&self.bias_initializer),
+                "kernel_regularizer": ser::opt_regularizer(&self.kernel_regularizer),
+                "bias_regularizer": ser::opt_regularizer(&self.bias_regularizer),
                 "activity_regularizer": null,
-                "kernel_constraint": constraint_value(&self.kernel_constraint),
-                "bias_constraint": constraint_value(&self.bias_constraint),
+                "kernel_constraint": ser::opt_constraint(&self.kernel_constraint),
+                "bias_constraint": ser::opt_constraint(&self.bias_constraint),
                 "seed": self.seed,
             }),
         )

@@ -242,6 +242,19 @@ impl LayerBase {
         Ok(v)
     }
 
+    /// The layer's own weights in the order Keras saves them: those created
+    /// trainable (in creation order), then those created non-trainable.
+    pub fn keras_ordered_weights(&self) -> Vec<Variable> {
+        let pick = |t: bool| {
+            self.weights
+                .iter()
+                .zip(&self.weight_trainable)
+                .filter(move |(_, own)| **own == t)
+                .map(|(w, _)| w.clone())
+        };
+        pick(true).chain(pick(false)).collect()
+    }
+
     /// The regularized weights.
     pub fn regularizers(&self) -> &[(Variable, Regularizer)] {
         &self.regularizers
@@ -375,6 +388,12 @@ pub trait Layer: Send + Sync {
             "trainable": self.trainable(),
             "dtype": crate::saving::serialize::dtype_policy(self.base().dtype()),
         })
+    }
+
+    /// For a model nested as a layer: its full model envelope (Keras writes
+    /// nested models whole). `None` for plain layers.
+    fn model_config(&self) -> Result<Option<serde_json::Value>> {
+        Ok(None)
     }
 
     // ------------------------------------------------------------ provided

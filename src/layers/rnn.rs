@@ -12,46 +12,10 @@ use crate::error::{arg_err, shape_err};
 use crate::initializers::Initializer;
 use crate::random::{self, Seed, SeedGenerator};
 use crate::regularizers::{Constraint, Regularizer};
+use crate::saving::serialize as ser;
 use crate::trace::PartialShape;
 use crate::{ops, Result, Tensor, Variable};
 use serde_json::{json, Value};
-
-// ------------------------------------------------------------------ config helpers
-
-/// A regularizer for `get_config`: `null`, or `{"class_name", "config"}`.
-pub(super) fn regularizer_value(r: &Option<Regularizer>) -> Value {
-    match r {
-        None => Value::Null,
-        Some(Regularizer::L1(a)) => json!({"class_name": "L1", "config": {"l1": a}}),
-        Some(Regularizer::L2(b)) => json!({"class_name": "L2", "config": {"l2": b}}),
-        Some(Regularizer::L1L2(a, b)) => {
-            json!({"class_name": "L1L2", "config": {"l1": a, "l2": b}})
-        }
-    }
-}
-
-/// A constraint for `get_config`: `null`, or `{"class_name", "config"}`.
-pub(super) fn constraint_value(c: &Option<Constraint>) -> Value {
-    match c {
-        None => Value::Null,
-        Some(Constraint::NonNeg) => json!({"class_name": "NonNeg", "config": {}}),
-        Some(Constraint::MaxNorm { max_value, axis }) => json!({
-            "class_name": "MaxNorm", "config": {"max_value": max_value, "axis": axis}
-        }),
-        Some(Constraint::UnitNorm(axis)) => {
-            json!({"class_name": "UnitNorm", "config": {"axis": axis}})
-        }
-        Some(Constraint::MinMaxNorm {
-            min_value,
-            max_value,
-            rate,
-            axis,
-        }) => json!({
-            "class_name": "MinMaxNorm",
-            "config": {"min_value": min_value, "max_value": max_value, "rate": rate, "axis": axis}
-        }),
-    }
-}
 
 fn weight_spec(
     init: Initializer,
@@ -345,19 +309,19 @@ impl LSTMCell {
     fn config_entries(&self) -> Value {
         json!({
             "units": self.units,
-            "activation": self.activation.name(),
-            "recurrent_activation": self.recurrent_activation.name(),
+            "activation": ser::activation(&self.activation),
+            "recurrent_activation": ser::activation(&self.recurrent_activation),
             "use_bias": self.use_bias,
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_initializer": self.kernel_initializer.class_name(),
-            "recurrent_initializer": self.recurrent_initializer.class_name(),
-            "bias_initializer": self.bias_initializer.class_name(),
-            "kernel_regularizer": regularizer_value(&self.kernel_regularizer),
-            "recurrent_regularizer": regularizer_value(&self.recurrent_regularizer),
-            "bias_regularizer": regularizer_value(&self.bias_regularizer),
-            "kernel_constraint": constraint_value(&self.kernel_constraint),
-            "recurrent_constraint": constraint_value(&self.recurrent_constraint),
-            "bias_constraint": constraint_value(&self.bias_constraint),
+            "kernel_initializer": ser::initializer(&self.kernel_initializer),
+            "recurrent_initializer": ser::initializer(&self.recurrent_initializer),
+            "bias_initializer": ser::initializer(&self.bias_initializer),
+            "kernel_regularizer": ser::opt_regularizer(&self.kernel_regularizer),
+            "recurrent_regularizer": ser::opt_regularizer(&self.recurrent_regularizer),
+            "bias_regularizer": ser::opt_regularizer(&self.bias_regularizer),
+            "kernel_constraint": ser::opt_constraint(&self.kernel_constraint),
+            "recurrent_constraint": ser::opt_constraint(&self.recurrent_constraint),
+            "bias_constraint": ser::opt_constraint(&self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
@@ -753,6 +717,11 @@ impl Layer for LSTM {
                     fmt_shape(input_shape)
                 ),
             ));
+        }
+        if !self.cell.built() {
+            // The cell computes in the layer's dtype (Keras passes `dtype` on).
+            let dt = self.base.dtype();
+            self.cell.base_mut().set_dtype(dt);
         }
         self.cell.maybe_build(&[input_shape[0], input_shape[2]])
     }

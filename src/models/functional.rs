@@ -17,10 +17,12 @@
 //! ```
 
 use super::{Data, Input, Model, ModelCore};
-use crate::error::{arg_err, shape_err};
+use crate::error::{arg_err, shape_err, unsupported};
 use crate::layers::{autocast, fmt_shape, Layer, LayerBase, LayerRef};
+use crate::saving::serialize::short;
 use crate::trace::PartialShape;
 use crate::{ops, DType, Result, Tensor};
+use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -255,6 +257,7 @@ impl Layer for InputLayer {
             "batch_shape": self.batch_shape,
             "dtype": self.dtype.name(),
             "sparse": false,
+            "ragged": false,
             "name": self.name(),
         })
     }
@@ -381,6 +384,9 @@ struct Graph {
     output_structure: Structure,
     /// Per layer: the output shape of its first call, for the summary.
     layer_shapes: Vec<Option<PartialShape>>,
+    /// Per model input: its `InputLayer` (`None` when the input is an
+    /// intermediate tensor).
+    input_layers: Vec<Option<usize>>,
 }
 
 /// A model built from a graph of layer calls (Keras's Functional `Model`).
@@ -591,7 +597,18 @@ impl Functional {
                 Structure::List
             }
         };
+        let input_layers: Vec<Option<usize>> = ins
+            .iter()
+            .map(|t| {
+                if t.is_input() {
+                    layers.iter().position(|x| x.same(&t.0.node.layer))
+                } else {
+                    None
+                }
+            })
+            .collect();
         let mut graph = Graph {
+            input_layers,
             layers,
             steps,
             n_slots: slots.len(),
@@ -626,21 +643,7 @@ impl Graph {
         let mut node_layer: Vec<Option<usize>> = self.steps.iter().map(|s| Some(s.layer)).collect();
         for (j, (slot, _, _)) in self.inputs.iter().enumerate() {
             producer.entry(*slot).or_insert(n_steps + j);
-            // The input's layer: the InputLayer whose output is this slot.
-            node_layer.push(None);
-        }
-        // Input layers come first in `layers`, one per input tensor that is an Input.
-        let n_inputs = self.inputs.len();
-        let mut input_layer_of = vec![None; n_inputs];
-        {
-            let stepped: HashSet<usize> = self.steps.iter().map(|s| s.layer).collect();
-            let mut free_layers = (0..self.layers.len()).filter(|l| !stepped.contains(l));
-            for slot in input_layer_of.iter_mut() {
-                *slot = free_layers.next();
-            }
-        }
-        for (j, l) in input_layer_of.iter().enumerate() {
-            node_layer[n_steps + j] = *l;
+            node_layer.push(self.input_layers[j]);
         }
         let parents = |node: usize| -> Vec<usize> {
             if node < n_steps {
@@ -717,6 +720,9 @@ impl Graph {
             .iter()
             .map(|&o| self.layer_shapes[o].clone())
             .collect();
+        for l in self.input_layers.iter_mut().flatten() {
+            *l = new_of_old[*l];
+        }
         for s in &mut self.steps {
             s.layer = new_of_old[s.layer];
             for c in &mut s.connected {
@@ -981,6 +987,9 @@ impl Model for Functional {
     fn output_names(&self) -> Vec<String> {
         self.graph.output_names.clone()
     }
+    fn to_keras_config(&self) -> Result<Value> {
+        self.to_config()
+    }
     fn summary_string(&self) -> String {
         super::summary_table(
             self.core.name(),
@@ -1048,4 +1057,483 @@ impl Layer for FunctionalLayer {
             .map(|l| LayerRef::Locked(l.read()))
             .collect()
     }
+    fn model_config(&self) -> Result<Option<Value>> {
+        Ok(Some(json!({
+            "module": "keras.src.models.functional",
+            "class_name": "Functional",
+            "config": self.graph.config(self.name())?,
+            "registered_name": "Functional",
+            "build_config": {"input_shape": null},
+        })))
+    }
+}
+
+// ------------------------------------------------------------------ configs
+
+/// Layers whose call takes one list argument (`"args": [[t1, t2]]`).
+fn takes_list(class: &str) -> bool {
+    matches!(
+        class,
+        "Add" | "Subtract" | "Multiply" | "Average" | "Maximum" | "Minimum" | "Concatenate" | "Dot"
+    )
+}
+
+/// Layers whose call takes the tensors as separate positional arguments.
+fn takes_positional(class: &str) -> bool {
+    matches!(
+        class,
+        "MultiHeadAttention" | "GroupedQueryAttention" | "Attention" | "AdditiveAttention"
+    )
+}
+
+fn keras_tensor(shape: &[Option<usize>], dtype: DType, history: (String, usize, usize)) -> Value {
+    json!({
+        "class_name": "__keras_tensor__",
+        "config": {
+            "shape": shape,
+            "dtype": dtype.name(),
+            "keras_history": [history.0, history.1, history.2],
+        }
+    })
+}
+
+impl Graph {
+    /// The Keras config of this graph (`layers`, `input_layers`, `output_layers`).
+    fn config(&self, name: &str) -> Result<Value> {
+        let names: Vec<String> = self
+            .layers
+            .iter()
+            .map(|l| l.read().name().to_string())
+            .collect();
+        // Every slot: (producer layer, node index, tensor index, shape, dtype).
+        let mut producer: HashMap<usize, (usize, usize, usize, PartialShape, DType)> =
+            HashMap::new();
+        for (j, (slot, shape, dt)) in self.inputs.iter().enumerate() {
+            if let Some(l) = self.input_layers[j] {
+                producer.insert(*slot, (l, 0, 0, shape.clone(), *dt));
+            }
+        }
+        let mut calls = vec![0usize; self.layers.len()];
+        let mut nodes: Vec<Vec<Value>> = vec![Vec::new(); self.layers.len()];
+        for s in &self.steps {
+            let node_index = calls[s.layer];
+            calls[s.layer] += 1;
+            let layer = self.layers[s.layer].read();
+            let class = layer.class_name();
+            let mut tensors = Vec::new();
+            for slot in &s.inputs {
+                let (l, n, t, shape, dt) = producer.get(slot).cloned().ok_or_else(|| {
+                    unsupported(
+                        name,
+                        "saving a model whose inputs are intermediate tensors of another model",
+                    )
+                })?;
+                tensors.push(keras_tensor(&shape, dt, (names[l].clone(), n, t)));
+            }
+            let args = if takes_positional(class) || tensors.len() == 1 {
+                Value::Array(tensors)
+            } else if takes_list(class) || tensors.len() > 1 {
+                json!([tensors])
+            } else {
+                Value::Array(tensors)
+            };
+            nodes[s.layer].push(json!({"args": args, "kwargs": {}}));
+            let dt = layer.base().dtype();
+            for (k, (&o, shape)) in s.outputs.iter().zip(&s.out_shapes).enumerate() {
+                producer.insert(o, (s.layer, node_index, k, shape.clone(), dt));
+            }
+        }
+        let mut layers = Vec::new();
+        for (li, l) in self.layers.iter().enumerate() {
+            let l = l.read();
+            let mut entry = layer_envelope(&**l)?;
+            if let Some(m) = entry.as_object_mut() {
+                m.insert("name".into(), json!(names[li]));
+                m.insert("inbound_nodes".into(), Value::Array(nodes[li].clone()));
+            }
+            layers.push(entry);
+        }
+        let leaf = |slot: usize, shift_nested: bool| -> Result<Value> {
+            let (l, n, t, _, _) = producer
+                .get(&slot)
+                .cloned()
+                .ok_or_else(|| unsupported(name, "an output that is not computed by the graph"))?;
+            let nested = shift_nested && self.layers[l].read().class_name() == "Functional";
+            Ok(json!([names[l], n + usize::from(nested), t]))
+        };
+        let ins: Vec<Value> = self
+            .inputs
+            .iter()
+            .map(|(slot, _, _)| leaf(*slot, true))
+            .collect::<Result<_>>()?;
+        let input_layers = if ins.len() == 1 {
+            ins[0].clone()
+        } else {
+            Value::Array(ins)
+        };
+        let outs: Vec<Value> = self
+            .outputs
+            .iter()
+            .map(|&slot| leaf(slot, true))
+            .collect::<Result<_>>()?;
+        let output_layers = match self.output_structure {
+            Structure::One => outs[0].clone(),
+            Structure::List => Value::Array(outs),
+            Structure::Dict => Value::Object(
+                self.output_names
+                    .iter()
+                    .cloned()
+                    .zip(outs)
+                    .collect::<serde_json::Map<_, _>>(),
+            ),
+        };
+        Ok(json!({
+            "name": name,
+            "trainable": true,
+            "layers": layers,
+            "input_layers": input_layers,
+            "output_layers": output_layers,
+        }))
+    }
+}
+
+/// A layer's envelope as Keras writes it in a model config (with
+/// `build_config` once built). Nested models give their full model envelope.
+pub(crate) fn layer_envelope(l: &dyn Layer) -> Result<Value> {
+    if let Some(v) = l.model_config()? {
+        return Ok(v);
+    }
+    let mut v = json!({
+        "module": "keras.layers",
+        "class_name": l.class_name(),
+        "config": l.get_config(),
+        "registered_name": null,
+    });
+    if let (Some(s), Some(m)) = (l.base().input_shape(), v.as_object_mut()) {
+        if l.class_name() != "InputLayer" {
+            m.insert("build_config".into(), json!({ "input_shape": s }));
+        }
+    }
+    Ok(v)
+}
+
+impl Functional {
+    /// The model's Keras config envelope (`module`, `class_name: "Functional"`,
+    /// `config` with the graph), as `model.get_config()` wrapped by Keras's
+    /// serializer.
+    pub fn to_config(&self) -> Result<Value> {
+        Ok(json!({
+            "module": "keras.src.models.functional",
+            "class_name": "Functional",
+            "config": self.graph.config(self.core.name())?,
+            "registered_name": "Functional",
+            "build_config": {"input_shape": null},
+        }))
+    }
+
+    /// Rebuilds a Functional model from its Keras config (the envelope or its
+    /// `config` object): creates every layer, then calls each on its inbound
+    /// nodes as soon as their inputs exist, as Keras's `functional_from_config`.
+    pub fn from_config(v: &Value) -> Result<Functional> {
+        let cfg = match v.get("config") {
+            Some(c) if v.get("class_name").is_some() => c,
+            _ => v,
+        };
+        let name = cfg
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| arg_err("Functional.from_config", "the config has no \"name\""))?
+            .to_string();
+        let who = format!("Functional.from_config ('{name}')");
+        let entries = cfg
+            .get("layers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| arg_err(&who, "the config has no \"layers\" list"))?;
+        // Layers and their pending nodes.
+        let mut by_name: HashMap<String, SharedLayer> = HashMap::new();
+        let mut pending: Vec<(String, SharedLayer, Vec<Value>)> = Vec::new();
+        let mut produced: HashMap<(String, usize), Vec<KerasTensor>> = HashMap::new();
+        for e in entries {
+            let lname = e
+                .get("name")
+                .or_else(|| e.get("config").and_then(|c| c.get("name")))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    arg_err(&who, format!("a layer entry has no \"name\": {}", short(e)))
+                })?
+                .to_string();
+            if by_name.contains_key(&lname) {
+                return Err(arg_err(
+                    &who,
+                    format!("the layer name '{lname}' appears twice"),
+                ));
+            }
+            let class = e.get("class_name").and_then(Value::as_str).unwrap_or("");
+            if class == "InputLayer" {
+                let t = input_from_config(e)?;
+                by_name.insert(lname.clone(), t.0.node.layer.clone());
+                produced.insert((lname, 0), vec![t]);
+                continue;
+            }
+            if e.get("module")
+                .and_then(Value::as_str)
+                .is_some_and(|m| m.starts_with("keras.src.ops"))
+            {
+                return Err(unsupported(
+                    &who,
+                    format!(
+                        "entry '{lname}' is a raw keras.ops call, which ceras cannot rebuild yet"
+                    ),
+                ));
+            }
+            let layer =
+                match class {
+                    "Functional" | "Model" => {
+                        let inner = Functional::from_config(e)?;
+                        SharedLayer::new(inner.as_layer())
+                    }
+                    "Sequential" => return Err(unsupported(
+                        &who,
+                        format!(
+                            "nested Sequential model '{lname}' (nest a Functional model instead)"
+                        ),
+                    )),
+                    _ => SharedLayer::from_box(crate::saving::registry::layer_from_config(e)?),
+                };
+            let nodes = match e.get("inbound_nodes") {
+                Some(Value::Array(a)) => a.clone(),
+                None | Some(Value::Null) => Vec::new(),
+                Some(x) => {
+                    return Err(arg_err(
+                        &who,
+                        format!(
+                            "layer '{lname}': \"inbound_nodes\" must be a list, got {}",
+                            short(x)
+                        ),
+                    ))
+                }
+            };
+            by_name.insert(lname.clone(), layer.clone());
+            pending.push((lname, layer, nodes));
+        }
+        // Sweep until every node is called.
+        let mut done: Vec<usize> = vec![0; pending.len()];
+        loop {
+            let mut progress = false;
+            let mut left = false;
+            for (i, (lname, layer, nodes)) in pending.iter().enumerate() {
+                while done[i] < nodes.len() {
+                    let node = &nodes[done[i]];
+                    let refs = node_tensors(&who, lname, node)?;
+                    let inputs: Option<Vec<KerasTensor>> = refs
+                        .iter()
+                        .map(|(n, k, t)| {
+                            produced
+                                .get(&(n.clone(), *k))
+                                .and_then(|outs| outs.get(*t).cloned())
+                        })
+                        .collect();
+                    let Some(inputs) = inputs else {
+                        left = true;
+                        break;
+                    };
+                    let outs = layer.apply_multi(&inputs)?;
+                    produced.insert((lname.clone(), done[i]), outs);
+                    done[i] += 1;
+                    progress = true;
+                }
+            }
+            if !left {
+                break;
+            }
+            if !progress {
+                let stuck: Vec<&str> = pending
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, p)| done[*i] < p.2.len())
+                    .map(|(_, p)| p.0.as_str())
+                    .collect();
+                return Err(arg_err(
+                    &who,
+                    format!(
+                        "the graph has loops or disconnected nodes: cannot call {}",
+                        stuck.join(", ")
+                    ),
+                ));
+            }
+        }
+        let resolve = |leaf: &Value| -> Result<KerasTensor> {
+            let (n, k, t) = leaf_ref(&who, leaf)?;
+            let nested = by_name
+                .get(&n)
+                .is_some_and(|l| l.read().class_name() == "Functional");
+            let k = if nested { k.saturating_sub(1) } else { k };
+            produced
+                .get(&(n.clone(), k))
+                .and_then(|o| o.get(t).cloned())
+                .ok_or_else(|| {
+                    arg_err(
+                        &who,
+                        format!("model input/output [{n}, {k}, {t}] does not exist"),
+                    )
+                })
+        };
+        let spec = |v: Option<&Value>, what: &str| -> Result<SymSpec> {
+            match v {
+                Some(leaf) if is_leaf(leaf) => Ok(SymSpec::One(resolve(leaf)?)),
+                Some(Value::Array(a)) => Ok(SymSpec::List(
+                    a.iter().map(&resolve).collect::<Result<Vec<_>>>()?,
+                )),
+                Some(Value::Object(m)) => Ok(SymSpec::Dict(
+                    m.iter()
+                        .map(|(k, leaf)| Ok((k.clone(), resolve(leaf)?)))
+                        .collect::<Result<Vec<_>>>()?,
+                )),
+                _ => Err(arg_err(&who, format!("the config has no valid \"{what}\""))),
+            }
+        };
+        let inputs = spec(cfg.get("input_layers"), "input_layers")?;
+        let outputs = spec(cfg.get("output_layers"), "output_layers")?;
+        // A single-input model whose config lists one input keeps a plain tensor.
+        Functional::named(&name, inputs, outputs)
+    }
+}
+
+fn is_leaf(v: &Value) -> bool {
+    matches!(v, Value::Array(a) if a.len() == 3 && a[0].is_string())
+}
+
+fn leaf_ref(who: &str, v: &Value) -> Result<(String, usize, usize)> {
+    let bad = || {
+        arg_err(
+            who,
+            format!(
+                "expected [layer_name, node_index, tensor_index], got {}",
+                short(v)
+            ),
+        )
+    };
+    let a = v.as_array().ok_or_else(bad)?;
+    match a.as_slice() {
+        [Value::String(n), k, t, ..] => Ok((
+            n.clone(),
+            k.as_u64().ok_or_else(bad)? as usize,
+            t.as_u64().ok_or_else(bad)? as usize,
+        )),
+        _ => Err(bad()),
+    }
+}
+
+/// The `keras_history` of every tensor in a node's args then kwargs, in order.
+/// Also reads the Keras 2 form `[[name, node, tensor, kwargs], ...]`.
+fn node_tensors(who: &str, layer: &str, node: &Value) -> Result<Vec<(String, usize, usize)>> {
+    fn walk(v: &Value, out: &mut Vec<Value>) {
+        match v {
+            Value::Object(m)
+                if m.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
+            {
+                if let Some(h) = m.get("config").and_then(|c| c.get("keras_history")) {
+                    out.push(h.clone());
+                }
+            }
+            Value::Object(m) => m.values().for_each(|x| walk(x, out)),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut hist = Vec::new();
+    match node {
+        Value::Object(m) => {
+            if let Some(a) = m.get("args") {
+                walk(a, &mut hist);
+            }
+            if let Some(k) = m.get("kwargs") {
+                walk(k, &mut hist);
+            }
+        }
+        // Keras 2: a list of [name, node, tensor, kwargs].
+        Value::Array(a) => {
+            for t in a {
+                if let Value::Array(x) = t {
+                    hist.push(Value::Array(x.iter().take(3).cloned().collect()));
+                }
+            }
+        }
+        _ => {}
+    }
+    if hist.is_empty() {
+        return Err(arg_err(
+            who,
+            format!(
+                "layer '{layer}': a node without input tensors: {}",
+                short(node)
+            ),
+        ));
+    }
+    hist.iter().map(|h| leaf_ref(who, h)).collect()
+}
+
+/// An `InputLayer` entry → its symbolic tensor.
+pub(crate) fn input_from_config(e: &Value) -> Result<KerasTensor> {
+    let c = e.get("config").unwrap_or(e);
+    let who = "InputLayer.from_config";
+    let shape_of = |k: &str| -> Result<Option<PartialShape>> {
+        match c.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|d| match d {
+                    Value::Null => Ok(None),
+                    d => d.as_u64().map(|u| Some(u as usize)).ok_or_else(|| {
+                        arg_err(who, format!("'{k}' must hold integers or nulls, got {d}"))
+                    }),
+                })
+                .collect::<Result<PartialShape>>()
+                .map(Some),
+            Some(x) => Err(arg_err(who, format!("'{k}' must be a list, got {x}"))),
+        }
+    };
+    let batch_shape = match (
+        shape_of("batch_shape")?,
+        shape_of("batch_input_shape")?,
+        shape_of("shape")?,
+    ) {
+        (Some(b), _, _) | (None, Some(b), _) => b,
+        (None, None, Some(s)) => {
+            let mut b = vec![c
+                .get("batch_size")
+                .and_then(Value::as_u64)
+                .map(|u| u as usize)];
+            b.extend(s);
+            b
+        }
+        _ => {
+            return Err(arg_err(
+                who,
+                format!("needs \"batch_shape\" or \"shape\": {}", short(c)),
+            ))
+        }
+    };
+    if batch_shape.is_empty() {
+        return Err(arg_err(
+            who,
+            "the batch shape must have at least the batch dimension",
+        ));
+    }
+    let mut inp = Input::partial(&batch_shape[1..]);
+    if let Some(b) = batch_shape[0] {
+        inp = inp.batch_size(b);
+    }
+    if let Some(d) = c.get("dtype").filter(|d| !d.is_null()) {
+        inp = inp.dtype(crate::saving::serialize::dtype_policy_from(d)?);
+    }
+    if let Some(n) = c.get("name").and_then(Value::as_str) {
+        inp = inp.name(n);
+    }
+    if c.get("sparse").and_then(Value::as_bool) == Some(true)
+        || c.get("ragged").and_then(Value::as_bool) == Some(true)
+    {
+        return Err(unsupported(who, "sparse and ragged inputs"));
+    }
+    Ok(inp.tensor())
 }

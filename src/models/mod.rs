@@ -118,6 +118,43 @@ impl ModelCore {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The compile settings as Keras's `compile_config` values: optimizer,
+    /// loss, loss_weights, metrics, weighted_metrics (`None` if not compiled).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn compile_parts(
+        &self,
+    ) -> Result<
+        Option<(
+            &Optimizer,
+            serde_json::Value,
+            serde_json::Value,
+            serde_json::Value,
+            serde_json::Value,
+        )>,
+    > {
+        use serde_json::{json, Value};
+        let Some(c) = &self.compiled else {
+            return Ok(None);
+        };
+        fn per<T>(p: &PerOutput<T>, f: &dyn Fn(&T) -> Result<Value>) -> Result<Value> {
+            Ok(match p {
+                PerOutput::Unset => Value::Null,
+                PerOutput::All(v) => f(v)?,
+                PerOutput::List(v) => Value::Array(v.iter().map(f).collect::<Result<_>>()?),
+                PerOutput::Named(v) => Value::Object(
+                    v.iter()
+                        .map(|(k, x)| Ok((k.clone(), f(x)?)))
+                        .collect::<Result<_>>()?,
+                ),
+            })
+        }
+        let loss = per(&c.spec.loss, &crate::saving::compile_config::loss_config)?;
+        let weights = per(&c.spec.loss_weights, &|w| Ok(json!(w)))?;
+        let metrics = per(&c.spec.metrics, &|m| Ok(json!(m)))?;
+        let weighted = per(&c.spec.weighted_metrics, &|m| Ok(json!(m)))?;
+        Ok(Some((&c.optimizer, loss, weights, metrics, weighted)))
+    }
 }
 
 /// One value for every output, a list (one per output), or values by output name
@@ -493,6 +530,33 @@ pub trait Model: Send {
     /// The compiled optimizer.
     fn optimizer(&mut self) -> Option<&mut Optimizer> {
         self.core_mut().compiled.as_mut().map(|c| &mut c.optimizer)
+    }
+
+    /// The compiled optimizer, read-only.
+    fn compiled_optimizer(&self) -> Option<&Optimizer> {
+        self.core().compiled.as_ref().map(|c| &c.optimizer)
+    }
+
+    /// The model's Keras config envelope (what `.keras` files hold in
+    /// `config.json`). Sequential and Functional models have one; a subclassed
+    /// model must provide it to be saved whole (else save its weights).
+    fn to_keras_config(&self) -> Result<serde_json::Value> {
+        Err(crate::error::unsupported(
+            "save",
+            format!(
+                "model '{}' is a subclassed model without a Keras config; save its weights with save_weights",
+                self.name()
+            ),
+        ))
+    }
+
+    /// `model.save(path)`: the whole model (architecture, weights, compile
+    /// settings, optimizer state) to a `.keras` file that Python Keras 3 loads.
+    fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        crate::saving::save_model(self, path)
     }
 
     /// Matches the compile settings to the outputs (once, at the first step;
@@ -954,10 +1018,17 @@ pub trait Model: Send {
     where
         Self: Sized,
     {
-        crate::saving::save_weights(&self.variables(), path)
+        let p = path.as_ref();
+        if p.to_string_lossy().ends_with(".h5") {
+            crate::saving::keras::save_weights_h5(self, p)
+        } else {
+            crate::saving::save_weights(&self.variables(), p)
+        }
     }
 
-    /// Loads weights saved by [`Model::save_weights`] (the model must be built).
+    /// Loads weights saved by [`Model::save_weights`] or by Python Keras
+    /// (`.weights.h5`, sharded `.weights.json`, the weights of a `.keras` file)
+    /// into a built model of the same architecture.
     fn load_weights(&mut self, path: impl AsRef<std::path::Path>) -> Result<()>
     where
         Self: Sized,
@@ -969,7 +1040,13 @@ pub trait Model: Send {
                 "load_weights: the model has no variables yet; build it first (give it an Input or call it once)",
             ));
         }
-        crate::saving::load_weights(&vars, path)
+        let p = path.as_ref();
+        let n = p.to_string_lossy();
+        if n.ends_with(".h5") || n.ends_with(".keras") || n.ends_with(".weights.json") {
+            crate::saving::keras::load_weights_h5(self, p)
+        } else {
+            crate::saving::load_weights(&vars, p)
+        }
     }
 
     /// Prints Keras's summary table.
@@ -1726,5 +1803,143 @@ impl Model for Sequential {
     }
     fn layers(&self) -> Vec<LayerRef<'_>> {
         self.layers.iter().map(|l| l.into()).collect()
+    }
+    fn to_keras_config(&self) -> Result<serde_json::Value> {
+        self.to_config()
+    }
+}
+
+impl Sequential {
+    /// The model's Keras config envelope (`module: "keras"`, `class_name:
+    /// "Sequential"`), with an `InputLayer` entry and `build_input_shape` when the
+    /// input shape is known.
+    pub fn to_config(&self) -> Result<serde_json::Value> {
+        use serde_json::json;
+        let mut layers = Vec::new();
+        let input_shape = self.input.as_ref().map(|i| i.batch_shape()).or_else(|| {
+            self.layers
+                .first()
+                .and_then(|l| l.base().input_shape().cloned())
+        });
+        if let Some(s) = &input_shape {
+            let dtype = self
+                .input
+                .as_ref()
+                .and_then(|i| i.dtype)
+                .unwrap_or_else(crate::config::floatx);
+            let name = self
+                .input
+                .as_ref()
+                .and_then(|i| i.name.clone())
+                .unwrap_or_else(|| "input_layer".into());
+            layers.push(json!({
+                "module": "keras.layers",
+                "class_name": "InputLayer",
+                "config": {"batch_shape": s, "dtype": dtype.name(), "sparse": false,
+                           "ragged": false, "name": name},
+                "registered_name": null,
+            }));
+        }
+        for l in &self.layers {
+            layers.push(functional::layer_envelope(&**l)?);
+        }
+        let mut config = json!({
+            "name": self.core.name(),
+            "trainable": true,
+            "dtype": crate::saving::serialize::dtype_policy(crate::config::floatx()),
+            "layers": layers,
+        });
+        let mut env = json!({
+            "module": "keras",
+            "class_name": "Sequential",
+            "registered_name": null,
+        });
+        if let Some(s) = &input_shape {
+            config["build_input_shape"] = json!(s);
+            env["build_config"] = json!({ "input_shape": s });
+        }
+        env["config"] = config;
+        Ok(env)
+    }
+
+    /// Rebuilds a Sequential model from its Keras config (the envelope or its
+    /// `config` object). The input shape comes from the `InputLayer` entry, else
+    /// `build_input_shape`, else the first layer's `build_config`.
+    pub fn from_config(v: &serde_json::Value) -> Result<Sequential> {
+        use serde_json::Value;
+        let cfg = match v.get("config") {
+            Some(c) if v.get("class_name").is_some() => c,
+            _ => v,
+        };
+        let who = "Sequential.from_config";
+        let entries = cfg
+            .get("layers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| arg_err(who, "the config has no \"layers\" list"))?;
+        let mut m = match cfg.get("name").and_then(Value::as_str) {
+            Some(n) => Sequential {
+                core: ModelCore::exact(n),
+                ..Sequential::new()
+            },
+            None => Sequential::new(),
+        };
+        let shape_from = |v: Option<&Value>| -> Option<PartialShape> {
+            v?.as_array()?
+                .iter()
+                .map(|d| match d {
+                    Value::Null => Some(None),
+                    d => d.as_u64().map(|u| Some(u as usize)),
+                })
+                .collect()
+        };
+        let mut input: Option<Input> = None;
+        let mut layers: Vec<Box<dyn Layer>> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let class = e.get("class_name").and_then(Value::as_str).unwrap_or("");
+            match class {
+                "InputLayer" if i == 0 => {
+                    let t = functional::input_from_config(e)?;
+                    let mut inp = Input::partial(&t.shape()[1..]).dtype(t.dtype());
+                    if let Some(b) = t.shape()[0] {
+                        inp = inp.batch_size(b);
+                    }
+                    inp = inp.name(&t.name());
+                    input = Some(inp);
+                }
+                "Sequential" => {
+                    return Err(crate::error::unsupported(
+                        who,
+                        "nested Sequential models (nest a Functional model instead)",
+                    ))
+                }
+                "Functional" | "Model" => {
+                    layers.push(Box::new(Functional::from_config(e)?.as_layer()));
+                }
+                _ => layers.push(crate::saving::registry::layer_from_config(e)?),
+            }
+        }
+        if input.is_none() {
+            let shape = shape_from(cfg.get("build_input_shape")).or_else(|| {
+                entries
+                    .first()
+                    .and_then(|e| shape_from(e.get("build_config")?.get("input_shape")))
+            });
+            if let Some(s) = shape.filter(|s| !s.is_empty()) {
+                input = Some(Input::partial(&s[1..]));
+            }
+        }
+        // Keras accepts any batch size for a loaded model, even one built with a
+        // fixed batch (lazily built by fit).
+        m.input = input.map(|mut i| {
+            i.batch_size = None;
+            i
+        });
+        for l in layers {
+            m.push(l);
+        }
+        if let Some(e) = &m.build_error {
+            return Err(e.clone());
+        }
+        Ok(m)
     }
 }

@@ -6,8 +6,13 @@
 //! Every file is written atomically: to a temporary file in the same directory,
 //! then renamed over the target, so a crash never leaves a half-written file.
 
+pub mod compile_config;
+pub mod keras;
 mod npz;
 pub mod registry;
 pub mod serialize;
 
+pub use keras::{
+    load_model, load_model_with, model_from_config, save_model, LoadOptions, LoadedModel,
+};
 pub use npz::{load_weights, save_weights};

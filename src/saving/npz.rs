@@ -1,9 +1,8 @@
-//! Saving and loading weights. `.weights.npz` files (NumPy's compressed archive,
-//! one array per variable, keyed by the variable path such as `dense/kernel`)
-//! are written atomically (temporary file, then rename). Keras's `.weights.h5`
-//! and `.keras` formats are not written yet.
+//! ceras's own `.weights.npz` files (NumPy's compressed archive, one array per
+//! variable, keyed by the variable path such as `dense/kernel`), written
+//! atomically (temporary file, then rename).
 
-use crate::error::{arg_err, shape_err, unsupported};
+use crate::error::{arg_err, shape_err};
 use crate::{npy, Result, Tensor, Variable};
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,17 +12,11 @@ fn check_ext(op: &str, path: &Path) -> Result<()> {
     if name.ends_with(".npz") {
         return Ok(());
     }
-    if name.ends_with(".h5") || name.ends_with(".keras") {
-        return Err(unsupported(
-            op,
-            format!(
-                "{name}: HDF5 (`.weights.h5`) and `.keras` files are not supported yet; use a path ending in `.weights.npz`"
-            ),
-        ));
-    }
     Err(arg_err(
         op,
-        format!("{name}: the weights file name must end in `.weights.npz`"),
+        format!(
+            "{name}: the weights file name must end in `.weights.h5` (Keras) or `.weights.npz`"
+        ),
     ))
 }
 

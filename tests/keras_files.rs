@@ -1,0 +1,242 @@
+//! `.keras` and `.weights.h5` files written by Python Keras 3.15.1
+//! (tests/fixtures/keras, copied from ../shared/fixtures/keras by
+//! tools/vendor_keras_fixtures.sh): every model ceras has the layers for loads
+//! and predicts Keras's own outputs within the manifest's tolerances; ceras
+//! round-trips its own files exactly; bad files give clear errors.
+
+use ceras::models::{Data, Input, Model, Sequential};
+use ceras::saving::{self, LoadOptions};
+use ceras::{layers, npy, Tensor};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keras")
+}
+
+fn manifest() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap()).unwrap()
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ceras-kf-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn max_excess(got: &Tensor, want: &Tensor, atol: f64, rtol: f64) -> f64 {
+    assert_eq!(got.shape(), want.shape());
+    let g = ceras::ops::cast(got, ceras::DType::F64)
+        .unwrap()
+        .to_vec::<f64>()
+        .unwrap();
+    let w = ceras::ops::cast(want, ceras::DType::F64)
+        .unwrap()
+        .to_vec::<f64>()
+        .unwrap();
+    g.iter()
+        .zip(&w)
+        .map(|(a, b)| (a - b).abs() - (atol + rtol * b.abs()))
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Inputs and expected outputs of a fixture, per the manifest.
+fn io(name: &str) -> (Vec<Tensor>, Vec<Tensor>, f64, f64) {
+    let m = &manifest()["models"][name];
+    let load = |k: &str| -> Vec<Tensor> {
+        m[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|e| npy::load(dir().join(e["file"].as_str().unwrap())).unwrap())
+            .collect()
+    };
+    (
+        load("inputs"),
+        load("outputs"),
+        m["atol"].as_f64().unwrap(),
+        m["rtol"].as_f64().unwrap(),
+    )
+}
+
+fn predict_all<M: Model>(m: &mut M, xs: Vec<Tensor>) -> Vec<Tensor> {
+    let x = if xs.len() == 1 {
+        Data::Tensor(xs.into_iter().next().unwrap())
+    } else {
+        Data::List(xs)
+    };
+    match m.predict_outputs(x, 32).unwrap() {
+        Data::Tensor(t) => vec![t],
+        Data::List(v) => v,
+        Data::Dict(v) => v.into_iter().map(|(_, t)| t).collect(),
+    }
+}
+
+fn check_fixture(name: &str) -> saving::LoadedModel {
+    let mut m = saving::load_model(dir().join(format!("{name}.keras")))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (xs, ys, atol, rtol) = io(name);
+    let got = predict_all(&mut m, xs);
+    assert_eq!(got.len(), ys.len(), "{name}: number of outputs");
+    for (i, (g, y)) in got.iter().zip(&ys).enumerate() {
+        let e = max_excess(g, y, atol, rtol);
+        assert!(e <= 0.0, "{name} output {i}: exceeds tolerance by {e}");
+    }
+    let params = manifest()["models"][name]["num_params"].as_u64().unwrap() as usize;
+    assert_eq!(m.count_params(), params, "{name}: parameter count");
+    m
+}
+
+#[test]
+fn keras_written_models_predict_kerass_outputs() {
+    for name in ["mlp", "functional", "cnn"] {
+        let m = check_fixture(name);
+        // Compiled fixtures come back compiled, with the optimizer state.
+        let opt = m.compiled_optimizer().expect("compiled");
+        assert!(
+            opt.iterations().unwrap() > 0,
+            "{name}: optimizer iterations restored"
+        );
+    }
+}
+
+#[test]
+fn keras_written_weights_h5_load_into_a_model_built_in_rust() {
+    let mut m = Sequential::new()
+        .add(Input::new([784]))
+        .add(layers::Dense::new(64).activation("relu"))
+        .add(layers::Dense::new(10).activation("softmax"));
+    m.load_weights(dir().join("mlp.weights.h5")).unwrap();
+    let (xs, ys, atol, rtol) = io("mlp");
+    let got = predict_all(&mut m, xs);
+    assert!(max_excess(&got[0], &ys[0], atol, rtol) <= 0.0);
+
+    // The sharded form (index + 3 shards) gives the same weights.
+    let mut m2 = Sequential::new()
+        .add(Input::new([784]))
+        .add(layers::Dense::new(64).activation("relu"))
+        .add(layers::Dense::new(10).activation("softmax"));
+    m2.load_weights(dir().join("extras/mlp.weights.json"))
+        .unwrap();
+    let (xs, _, _, _) = io("mlp");
+    let got2 = predict_all(&mut m2, xs);
+    assert_eq!(
+        got[0].to_vec::<f32>().unwrap(),
+        got2[0].to_vec::<f32>().unwrap()
+    );
+
+    // A model of another shape is refused, naming the layer and both shapes.
+    let mut bad = Sequential::new()
+        .add(Input::new([784]))
+        .add(layers::Dense::new(32))
+        .add(layers::Dense::new(10));
+    let e = bad
+        .load_weights(dir().join("mlp.weights.h5"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("[784, 32]") && e.contains("[784, 64]"), "{e}");
+}
+
+#[test]
+fn ceras_round_trip_is_exact() {
+    let d = tmp("rt");
+    for name in ["mlp", "functional", "cnn"] {
+        let mut m = saving::load_model(dir().join(format!("{name}.keras"))).unwrap();
+        let p = d.join(format!("{name}.keras"));
+        m.save(&p).unwrap();
+        let mut back = saving::load_model(&p).unwrap();
+        let (xs, _, _, _) = io(name);
+        let a = predict_all(&mut m, xs.clone());
+        let b = predict_all(&mut back, xs);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                x.to_vec::<f32>().unwrap(),
+                y.to_vec::<f32>().unwrap(),
+                "{name}"
+            );
+        }
+        // Every variable, optimizer state included, comes back bit for bit.
+        let va = m.variables();
+        let vb = back.variables();
+        assert_eq!(va.len(), vb.len());
+        for (x, y) in va.iter().zip(&vb) {
+            assert_eq!(x.path(), y.path());
+            let fx = ceras::ops::cast(x.value(), ceras::DType::F64).unwrap();
+            let fy = ceras::ops::cast(y.value(), ceras::DType::F64).unwrap();
+            assert_eq!(fx.to_vec::<f64>().unwrap(), fy.to_vec::<f64>().unwrap());
+        }
+        let oa = m.compiled_optimizer().unwrap();
+        let ob = back.compiled_optimizer().unwrap();
+        assert_eq!(oa.iterations().unwrap(), ob.iterations().unwrap());
+        assert_eq!(oa.learning_rate().unwrap(), ob.learning_rate().unwrap());
+        let ta = m.trainable_variables();
+        let tb = back.trainable_variables();
+        let sa = oa.keras_variables(&ta).unwrap();
+        let sb = ob.keras_variables(&tb).unwrap();
+        assert_eq!(sa.len(), sb.len());
+        for (x, y) in sa.iter().zip(&sb) {
+            let fx = ceras::ops::cast(x.value(), ceras::DType::F64).unwrap();
+            let fy = ceras::ops::cast(y.value(), ceras::DType::F64).unwrap();
+            assert_eq!(fx.to_vec::<f64>().unwrap(), fy.to_vec::<f64>().unwrap());
+        }
+    }
+}
+
+#[test]
+fn training_resumes_after_loading() {
+    // Train the loaded mlp one step, and a reloaded copy one step: same result.
+    let d = tmp("resume");
+    let mut a = saving::load_model(dir().join("mlp.keras")).unwrap();
+    let p = d.join("mlp.keras");
+    a.save(&p).unwrap();
+    let mut b = saving::load_model(&p).unwrap();
+    let (xs, _, _, _) = io("mlp");
+    let y = Tensor::from_vec((0..8).map(|i| i % 10).collect::<Vec<i32>>(), [8]).unwrap();
+    let la = a.train_on_batch(&xs[0], &y).unwrap();
+    let lb = b.train_on_batch(&xs[0], &y).unwrap();
+    assert_eq!(la, lb);
+    for (x, y) in a.variables().iter().zip(&b.variables()) {
+        assert_eq!(
+            x.value().to_vec::<f32>().unwrap(),
+            y.value().to_vec::<f32>().unwrap()
+        );
+    }
+}
+
+#[test]
+fn bad_files_give_clear_errors() {
+    let d = tmp("bad");
+    // Not a zip.
+    let p = d.join("junk.keras");
+    std::fs::write(&p, b"not a zip at all").unwrap();
+    let e = saving::load_model(&p).err().unwrap().to_string();
+    assert!(e.contains("not a valid .keras"), "{e}");
+    // Wrong extension.
+    let e = saving::load_model(d.join("m.zip"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("must end in .keras"), "{e}");
+    // Every truncation of a real file is an error, never a panic.
+    let bytes = std::fs::read(dir().join("cnn.keras")).unwrap();
+    for cut in (0..bytes.len()).step_by(997) {
+        let p = d.join("cut.keras");
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        assert!(saving::load_model(&p).is_err(), "cut at {cut}");
+    }
+    // Lambda layers are refused in safe mode with a message that says how.
+    let e = match saving::load_model(dir().join("variants/custom.keras")) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("custom.keras holds a Lambda and a custom layer"),
+    };
+    assert!(e.contains("Lambda") || e.contains("register"), "{e}");
+    let opts = LoadOptions {
+        safe_mode: false,
+        ..LoadOptions::default()
+    };
+    let e = match saving::load_model_with(dir().join("variants/custom.keras"), opts) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("custom layers must be registered"),
+    };
+    assert!(e.contains("register"), "{e}");
+}
