@@ -14,6 +14,15 @@ use crate::{Result, Tensor, Variable};
 use serde_json::json;
 
 /// Expands an int-or-tuple argument to `n` values.
+/// A tuple argument as Keras's `standardize_tuple` stores it (the raw value when
+/// it cannot be expanded; the error is reported at build time).
+pub(crate) fn tuple_config(layer: &str, what: &str, s: &Spatial, n: usize) -> serde_json::Value {
+    match expand(layer, what, s, n) {
+        Ok(v) => json!(v),
+        Err(_) => json!(s.0),
+    }
+}
+
 pub(crate) fn expand(layer: &str, what: &str, s: &Spatial, n: usize) -> Result<Vec<usize>> {
     let v: Vec<i64> = match s.0.len() {
         1 => vec![s.0[0]; n],
@@ -342,11 +351,11 @@ impl Layer for Conv {
             self,
             json!({
                 "filters": self.filters,
-                "kernel_size": self.kernel_size.0,
-                "strides": self.strides.0,
+                "kernel_size": tuple_config(self.base.name(), "kernel_size", &self.kernel_size, self.rank),
+                "strides": tuple_config(self.base.name(), "strides", &self.strides, self.rank),
                 "padding": self.padding,
                 "data_format": self.fmt().name(),
-                "dilation_rate": self.dilation_rate.0,
+                "dilation_rate": tuple_config(self.base.name(), "dilation_rate", &self.dilation_rate, self.rank),
                 "groups": self.groups,
                 "activation": self.activation.name(),
                 "use_bias": self.use_bias,

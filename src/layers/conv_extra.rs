@@ -6,7 +6,7 @@
 //! Every `call` lowers to `ops::conv_transpose`, `ops::depthwise_conv` or
 //! `ops::separable_conv`, so the layers run on every backend and are differentiable.
 
-use super::conv::{conv_out_len, expand};
+use super::conv::{conv_out_len, expand, tuple_config};
 use super::core::config_with;
 use super::{expect_rank, fmt_shape, Layer, LayerBase, WeightSpec};
 use crate::activations::Activation as Act;
@@ -29,14 +29,6 @@ fn format_name(f: DataFormat) -> &'static str {
     }
 }
 
-/// A tuple argument as Keras's `standardize_tuple` stores it (the raw value when
-/// it cannot be expanded; the error is reported at build time).
-fn tuple_config(layer: &str, what: &str, s: &Spatial, n: usize) -> Value {
-    match expand(layer, what, s, n) {
-        Ok(v) => json!(v),
-        Err(_) => json!(s.0),
-    }
-}
 
 /// The channel axis of a `rank`-D input of `rank + 2` dims.
 fn channel_axis(fmt: DataFormat, rank: usize) -> usize {

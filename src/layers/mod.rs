@@ -172,6 +172,8 @@ pub struct LayerBase {
     regularizers: Vec<(Variable, Regularizer)>,
     constraints: Vec<(Variable, Constraint)>,
     input_shape: Option<PartialShape>,
+    /// All input shapes of a layer built for several inputs (merge layers).
+    input_shapes: Option<Vec<PartialShape>>,
 }
 
 impl LayerBase {
@@ -187,6 +189,7 @@ impl LayerBase {
             regularizers: Vec::new(),
             constraints: Vec::new(),
             input_shape: None,
+            input_shapes: None,
         }
     }
 
@@ -287,6 +290,11 @@ impl LayerBase {
     /// The shape the layer was built for (with the batch dim).
     pub fn input_shape(&self) -> Option<&PartialShape> {
         self.input_shape.as_ref()
+    }
+
+    /// The shapes a layer with several inputs was built for.
+    pub fn input_shapes(&self) -> Option<&[PartialShape]> {
+        self.input_shapes.as_deref()
     }
 }
 
@@ -426,6 +434,7 @@ pub trait Layer: Send + Sync {
             let b = self.base_mut();
             b.built = true;
             b.input_shape = input_shapes.first().cloned();
+            b.input_shapes = Some(input_shapes.to_vec());
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Pooling layers: `MaxPooling{1,2}D`, `AveragePooling{1,2}D` (one generic
 //! [`Pooling`]) and `Global{Average,Max}Pooling{1,2}D` ([`GlobalPooling`]).
 
-use super::conv::{conv_out_len, expand};
+use super::conv::{conv_out_len, expand, tuple_config};
 use super::core::config_with;
 use super::{expect_rank, Layer, LayerBase};
 use crate::config::{self, DataFormat};
@@ -142,8 +142,8 @@ impl Layer for Pooling {
         config_with(
             self,
             json!({
-                "pool_size": self.pool_size.0,
-                "strides": self.strides.as_ref().map(|s| s.0.clone()),
+                "pool_size": tuple_config(self.base.name(), "pool_size", &self.pool_size, self.rank),
+                "strides": self.strides.as_ref().map(|s| tuple_config(self.base.name(), "strides", s, self.rank)),
                 "padding": self.padding,
                 "data_format": self.data_format.unwrap_or_else(config::image_data_format).name(),
             }),

@@ -1209,8 +1209,15 @@ pub(crate) fn layer_envelope(l: &dyn Layer) -> Result<Value> {
         "config": l.get_config(),
         "registered_name": null,
     });
-    if let (Some(s), Some(m)) = (l.base().input_shape(), v.as_object_mut()) {
-        if l.class_name() != "InputLayer" {
+    let class = l.class_name();
+    let shape = match l.base().input_shapes() {
+        Some(many) if many.len() > 1 => Some(json!(many)),
+        _ => l.base().input_shape().map(|s| json!(s)),
+    };
+    // Layers called with separate positional tensors build from their call
+    // (their build_config has other keys in Keras).
+    if let (Some(s), Some(m)) = (shape, v.as_object_mut()) {
+        if class != "InputLayer" && !takes_positional(class) {
             m.insert("build_config".into(), json!({ "input_shape": s }));
         }
     }

@@ -1,0 +1,193 @@
+//! ceras → `.keras` file → Python Keras 3: models of every layer type ceras has
+//! are saved by ceras, loaded by Keras (JAX backend) in a virtual environment
+//! made by tools/keras_venv.sh, and must predict what ceras predicted
+//! (tools/keras_interop.py checks).
+//!
+//! Needs Python 3 and PyPI. When PyPI cannot be reached the test prints why and
+//! skips; any other failure (install, load, numbers) fails it.
+//! `CERAS_KERAS_PYTHON=/path/to/python` uses an existing environment instead.
+
+use ceras::layers::*;
+use ceras::models::{Data, Functional, Input, Model, Sequential, SharedLayer};
+use ceras::{npy, random, DType, Tensor};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn x(shape: &[usize], seed: u64) -> Tensor {
+    random::uniform(shape, -1.0, 1.0, Some(DType::F32), random::Seed::Int(seed)).unwrap()
+}
+
+fn write_case<M: Model>(dir: &Path, name: &str, m: &mut M, inputs: Vec<Tensor>) {
+    m.save(dir.join(format!("{name}.keras"))).unwrap();
+    let data = if inputs.len() == 1 {
+        Data::Tensor(inputs[0].clone())
+    } else {
+        Data::List(inputs.clone())
+    };
+    let outs = match m.predict_outputs(data, 32).unwrap() {
+        Data::Tensor(t) => vec![t],
+        Data::List(v) => v,
+        Data::Dict(v) => v.into_iter().map(|(_, t)| t).collect(),
+    };
+    for (i, t) in inputs.iter().enumerate() {
+        npy::save(dir.join(format!("{name}.in_{i}.npy")), t).unwrap();
+    }
+    for (i, t) in outs.iter().enumerate() {
+        npy::save(dir.join(format!("{name}.out_{i}.npy")), t).unwrap();
+    }
+    let meta = match m.compiled_optimizer() {
+        Some(o) => format!(
+            "{{\"compiled\": true, \"iterations\": {}}}",
+            o.iterations().unwrap()
+        ),
+        None => "{\"compiled\": false}".into(),
+    };
+    std::fs::write(dir.join(format!("{name}.json")), meta).unwrap();
+}
+
+/// Writes the models; returns how many.
+fn write_models(dir: &Path) -> usize {
+    let mut n = 0;
+    // A trained, compiled MLP (optimizer state must survive).
+    let mut mlp = Sequential::new()
+        .add(Input::new([12]))
+        .add(Dense::new(16).activation("relu"))
+        .add(Dropout::new(0.2))
+        .add(Dense::new(3).activation("softmax"));
+    mlp.compile(ceras::optimizers::Adam::new(1e-2), "sparse_categorical_crossentropy", ["accuracy"])
+        .unwrap();
+    let xt = x(&[64, 12], 1);
+    let yt = Tensor::from_vec((0..64).map(|i| (i % 3) as i32).collect::<Vec<_>>(), [64]).unwrap();
+    mlp.fit(&xt, &yt).epochs(2).batch_size(16).verbose(0).run().unwrap();
+    write_case(dir, "mlp_trained", &mut mlp, vec![x(&[5, 12], 2)]);
+    n += 1;
+
+    // Convolutions, pooling, normalization.
+    let mut cnn = Sequential::new()
+        .add(Input::new([10, 10, 3]))
+        .add(Rescaling::new(0.5, 0.1))
+        .add(Conv2D::new(4, 3).activation("relu").padding("same"))
+        .add(BatchNormalization::new())
+        .add(DepthwiseConv2D::new(3).depth_multiplier(2))
+        .add(SeparableConv2D::new(5, 3).padding("same"))
+        .add(MaxPooling2D::new(2))
+        .add(Conv2DTranspose::new(3, 2).strides(2))
+        .add(AveragePooling2D::new(2))
+        .add(GlobalAveragePooling2D::new())
+        .add(Dense::new(4).activation("softmax"));
+    cnn.compile(ceras::optimizers::Sgd::new(0.05).momentum(0.9), "categorical_crossentropy", ["accuracy"])
+        .unwrap();
+    let xc = x(&[8, 10, 10, 3], 3);
+    let yc = ceras::ops::one_hot(
+        &Tensor::from_vec((0..8).map(|i| i % 4).collect::<Vec<i32>>(), [8]).unwrap(),
+        4,
+        -1,
+        None,
+    )
+    .unwrap();
+    cnn.fit(&xc, &yc).epochs(1).batch_size(4).verbose(0).run().unwrap();
+    write_case(dir, "cnn_trained", &mut cnn, vec![x(&[3, 10, 10, 3], 4)]);
+    n += 1;
+
+    // Sequence layers and reshaping.
+    let mut seq = Sequential::new()
+        .add(Input::new([6, 4]))
+        .add(Conv1D::new(8, 3).padding("causal").activation("tanh"))
+        .add(LayerNormalization::new())
+        .add(MaxPooling1D::new(2))
+        .add(Permute::new(&[2, 1]))
+        .add(Reshape::new(&[24]))
+        .add(RepeatVector::new(2))
+        .add(GlobalMaxPooling1D::new())
+        .add(ReLU::new().max_value(0.5).negative_slope(0.1))
+        .add(Dense::new(3))
+        .add(Softmax::new(-1));
+    write_case(dir, "sequence", &mut seq, vec![x(&[4, 6, 4], 5)]);
+    n += 1;
+
+    // Embeddings (integer input), EinsumDense, Activation.
+    let mut emb = Sequential::new()
+        .add(Input::new([5]).dtype(DType::I32))
+        .add(Embedding::new(20, 6))
+        .add(EinsumDense::new("abc,cd->abd", [None, Some(4)]).bias_axes("d"))
+        .add(Flatten::new())
+        .add(Activation::new("gelu"))
+        .add(Dense::new(2));
+    let ids = Tensor::from_vec((0..15).map(|i| (i * 7) % 20).collect::<Vec<i32>>(), [3, 5]).unwrap();
+    write_case(dir, "embedding", &mut emb, vec![ids]);
+    n += 1;
+
+    // Functional: two inputs, merges, a shared layer, two outputs.
+    let a = Input::new([8]).name("left").tensor();
+    let b = Input::new([8]).name("right").tensor();
+    let shared = SharedLayer::new(Dense::new(6).activation("tanh").named("shared"));
+    let ha = shared.apply(&a).unwrap();
+    let hb = shared.apply(&b).unwrap();
+    let s = Add::new().apply([&ha, &hb]).unwrap();
+    let d = Subtract::new().apply([&ha, &hb]).unwrap();
+    let p = Multiply::new().apply([&s, &d]).unwrap();
+    let av = Average::new().apply([&s, &d]).unwrap();
+    let mx = Maximum::new().apply([&p, &av]).unwrap();
+    let mn = Minimum::new().apply([&p, &av]).unwrap();
+    let cat = Concatenate::new().apply([&mx, &mn]).unwrap();
+    let out1 = Dense::new(2).activation("softmax").named("cls").apply(&cat).unwrap();
+    let out2 = Dense::new(1).named("reg").apply(&cat).unwrap();
+    let mut f = Functional::named("two_tower", [&a, &b], [&out1, &out2]).unwrap();
+    write_case(dir, "functional", &mut f, vec![x(&[4, 8], 6), x(&[4, 8], 7)]);
+    n += 1;
+    n
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CERAS_KERAS_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let out = Command::new("sh")
+        .arg(repo().join("tools/keras_venv.sh"))
+        .output()
+        .expect("running tools/keras_venv.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    match out.status.code() {
+        Some(0) => Some(PathBuf::from(stdout.trim().lines().last().unwrap_or("").trim())),
+        Some(3) => {
+            println!("SKIP python_interop: PyPI cannot be reached ({})", stderr.trim());
+            None
+        }
+        _ => panic!("tools/keras_venv.sh failed:\n{stdout}\n{stderr}"),
+    }
+}
+
+#[test]
+fn python_keras_loads_ceras_files() {
+    let dir = std::env::temp_dir().join(format!("ceras-pyinterop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = write_models(&dir);
+    let Some(py) = python() else {
+        return;
+    };
+    let keras_home = dir.join("keras_home");
+    let out = Command::new(&py)
+        .arg(repo().join("tools/keras_interop.py"))
+        .arg(&dir)
+        .env("KERAS_BACKEND", "jax")
+        .env("KERAS_HOME", &keras_home)
+        .env("JAX_PLATFORMS", "cpu")
+        .env("TF_CPP_MIN_LOG_LEVEL", "3")
+        .output()
+        .expect("running python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "Python Keras rejected ceras's files:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("{n}/{n} models")), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
