@@ -54,11 +54,20 @@ fn write_models(dir: &Path) -> usize {
         .add(Dense::new(16).activation("relu"))
         .add(Dropout::new(0.2))
         .add(Dense::new(3).activation("softmax"));
-    mlp.compile(ceras::optimizers::Adam::new(1e-2), "sparse_categorical_crossentropy", ["accuracy"])
-        .unwrap();
+    mlp.compile(
+        ceras::optimizers::Adam::new(1e-2),
+        "sparse_categorical_crossentropy",
+        ["accuracy"],
+    )
+    .unwrap();
     let xt = x(&[64, 12], 1);
-    let yt = Tensor::from_vec((0..64).map(|i| (i % 3) as i32).collect::<Vec<_>>(), [64]).unwrap();
-    mlp.fit(&xt, &yt).epochs(2).batch_size(16).verbose(0).run().unwrap();
+    let yt = Tensor::from_vec((0..64).map(|i| i % 3).collect::<Vec<i32>>(), [64]).unwrap();
+    mlp.fit(&xt, &yt)
+        .epochs(2)
+        .batch_size(16)
+        .verbose(0)
+        .run()
+        .unwrap();
     write_case(dir, "mlp_trained", &mut mlp, vec![x(&[5, 12], 2)]);
     n += 1;
 
@@ -75,17 +84,26 @@ fn write_models(dir: &Path) -> usize {
         .add(AveragePooling2D::new(2))
         .add(GlobalAveragePooling2D::new())
         .add(Dense::new(4).activation("softmax"));
-    cnn.compile(ceras::optimizers::Sgd::new(0.05).momentum(0.9), "categorical_crossentropy", ["accuracy"])
-        .unwrap();
+    cnn.compile(
+        ceras::optimizers::Sgd::new(0.05).momentum(0.9),
+        "categorical_crossentropy",
+        ["accuracy"],
+    )
+    .unwrap();
     let xc = x(&[8, 10, 10, 3], 3);
     let yc = ceras::ops::one_hot(
-        &Tensor::from_vec((0..8).map(|i| i % 4).collect::<Vec<i32>>(), [8]).unwrap(),
+        Tensor::from_vec((0..8).map(|i| i % 4).collect::<Vec<i32>>(), [8]).unwrap(),
         4,
         -1,
         None,
     )
     .unwrap();
-    cnn.fit(&xc, &yc).epochs(1).batch_size(4).verbose(0).run().unwrap();
+    cnn.fit(&xc, &yc)
+        .epochs(1)
+        .batch_size(4)
+        .verbose(0)
+        .run()
+        .unwrap();
     write_case(dir, "cnn_trained", &mut cnn, vec![x(&[3, 10, 10, 3], 4)]);
     n += 1;
 
@@ -113,7 +131,8 @@ fn write_models(dir: &Path) -> usize {
         .add(Flatten::new())
         .add(Activation::new("gelu"))
         .add(Dense::new(2));
-    let ids = Tensor::from_vec((0..15).map(|i| (i * 7) % 20).collect::<Vec<i32>>(), [3, 5]).unwrap();
+    let ids =
+        Tensor::from_vec((0..15).map(|i| (i * 7) % 20).collect::<Vec<i32>>(), [3, 5]).unwrap();
     write_case(dir, "embedding", &mut emb, vec![ids]);
     n += 1;
 
@@ -130,11 +149,69 @@ fn write_models(dir: &Path) -> usize {
     let mx = Maximum::new().apply([&p, &av]).unwrap();
     let mn = Minimum::new().apply([&p, &av]).unwrap();
     let cat = Concatenate::new().apply([&mx, &mn]).unwrap();
-    let out1 = Dense::new(2).activation("softmax").named("cls").apply(&cat).unwrap();
+    let out1 = Dense::new(2)
+        .activation("softmax")
+        .named("cls")
+        .apply(&cat)
+        .unwrap();
     let out2 = Dense::new(1).named("reg").apply(&cat).unwrap();
     let mut f = Functional::named("two_tower", [&a, &b], [&out1, &out2]).unwrap();
-    write_case(dir, "functional", &mut f, vec![x(&[4, 8], 6), x(&[4, 8], 7)]);
+    write_case(
+        dir,
+        "functional",
+        &mut f,
+        vec![x(&[4, 8], 6), x(&[4, 8], 7)],
+    );
     n += 1;
+
+    // Recurrent and attention layers.
+    let t = Input::new([7, 5]).name("tokens").tensor();
+    let h = LSTM::new(6).return_sequences(true).apply(&t).unwrap();
+    let att = MultiHeadAttention::new(2, 3)
+        .named("mha")
+        .apply_multi([&h, &h])
+        .unwrap()
+        .remove(0);
+    let r = Add::new().apply([&h, &att]).unwrap();
+    let r = LayerNormalization::new().apply(&r).unwrap();
+    let last = LSTM::new(4).go_backwards(true).apply(&r).unwrap();
+    let o = Dense::new(2).apply(&last).unwrap();
+    let mut rnn = Functional::named("rnn_attention", &t, &o).unwrap();
+    write_case(dir, "rnn_attention", &mut rnn, vec![x(&[3, 7, 5], 8)]);
+    n += 1;
+
+    // Keras-written files (tests/fixtures/keras/variants) that ceras loads:
+    // ceras predicts, and Keras must agree on its own file.
+    let variants = repo().join("tests/fixtures/keras/variants");
+    for (i, v) in [
+        "seq_lazy",
+        "objs",
+        "nested_functional",
+        "nested_functional_out",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let src = variants.join(format!("{v}.keras"));
+        let mut m = ceras::saving::load_model(&src).unwrap();
+        let inputs: Vec<Tensor> = m
+            .input_specs()
+            .iter()
+            .enumerate()
+            .map(|(j, (shape, dt))| {
+                let s: Vec<usize> = std::iter::once(3)
+                    .chain(shape[1..].iter().map(|d| d.unwrap_or(4)))
+                    .collect();
+                let t = x(&s, 100 + (10 * i + j) as u64);
+                ceras::ops::cast(t, *dt).unwrap()
+            })
+            .collect();
+        let name = format!("keras_{v}");
+        write_case(dir, &name, &mut m, inputs);
+        // Keras checks its original file against ceras's predictions.
+        std::fs::copy(&src, dir.join(format!("{name}.keras"))).unwrap();
+        n += 1;
+    }
     n
 }
 
@@ -153,9 +230,14 @@ fn python() -> Option<PathBuf> {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     match out.status.code() {
-        Some(0) => Some(PathBuf::from(stdout.trim().lines().last().unwrap_or("").trim())),
+        Some(0) => Some(PathBuf::from(
+            stdout.trim().lines().last().unwrap_or("").trim(),
+        )),
         Some(3) => {
-            println!("SKIP python_interop: PyPI cannot be reached ({})", stderr.trim());
+            println!(
+                "SKIP python_interop: PyPI cannot be reached ({})",
+                stderr.trim()
+            );
             None
         }
         _ => panic!("tools/keras_venv.sh failed:\n{stdout}\n{stderr}"),

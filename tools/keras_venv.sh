@@ -4,6 +4,10 @@
 # Exit codes: 0 ok; 3 PyPI cannot be reached (the caller skips); other: failure.
 # The environment lives in target/keras-venv (reused by later runs).
 set -eu
+# Keras must not read (or write) the user's ~/.keras/keras.json here.
+export KERAS_BACKEND=jax
+KERAS_HOME=$(mktemp -d)
+export KERAS_HOME
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv="${CERAS_KERAS_VENV:-$here/target/keras-venv}"
 py="$venv/bin/python"

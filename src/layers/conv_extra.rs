@@ -29,7 +29,6 @@ fn format_name(f: DataFormat) -> &'static str {
     }
 }
 
-
 /// The channel axis of a `rank`-D input of `rank + 2` dims.
 fn channel_axis(fmt: DataFormat, rank: usize) -> usize {
     match fmt {

@@ -887,6 +887,15 @@ impl Functional {
             })
     }
 
+    /// Shapes (batch dimension first) and dtypes of the inputs, in order.
+    pub fn input_specs(&self) -> Vec<(PartialShape, DType)> {
+        self.graph
+            .inputs
+            .iter()
+            .map(|(_, s, d)| (s.clone(), *d))
+            .collect()
+    }
+
     /// The input names (input layer names, or the keys of a dict of inputs).
     pub fn input_names(&self) -> &[String] {
         &self.graph.input_names
@@ -1293,20 +1302,21 @@ impl Functional {
                     ),
                 ));
             }
-            let layer =
-                match class {
-                    "Functional" | "Model" => {
-                        let inner = Functional::from_config(e)?;
-                        SharedLayer::new(inner.as_layer())
-                    }
-                    "Sequential" => return Err(unsupported(
+            let layer = match class {
+                "Functional" | "Model" => {
+                    let inner = Functional::from_config(e)?;
+                    SharedLayer::new(inner.as_layer())
+                }
+                "Sequential" => {
+                    return Err(unsupported(
                         &who,
                         format!(
                             "nested Sequential model '{lname}' (nest a Functional model instead)"
                         ),
-                    )),
-                    _ => SharedLayer::from_box(crate::saving::registry::layer_from_config(e)?),
-                };
+                    ))
+                }
+                _ => SharedLayer::from_box(crate::saving::registry::layer_from_config(e)?),
+            };
             let nodes = match e.get("inbound_nodes") {
                 Some(Value::Array(a)) => a.clone(),
                 None | Some(Value::Null) => Vec::new(),

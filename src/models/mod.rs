@@ -1862,6 +1862,16 @@ impl Sequential {
         Ok(env)
     }
 
+    /// Shape (batch dimension first) and dtype of the input, when known.
+    pub fn input_spec(&self) -> Option<(PartialShape, DType)> {
+        self.input.as_ref().map(|i| {
+            (
+                i.batch_shape(),
+                i.dtype.unwrap_or_else(crate::config::floatx),
+            )
+        })
+    }
+
     /// Rebuilds a Sequential model from its Keras config (the envelope or its
     /// `config` object). The input shape comes from the `InputLayer` entry, else
     /// `build_input_shape`, else the first layer's `build_config`.

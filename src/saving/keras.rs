@@ -51,6 +51,14 @@ impl LoadedModel {
             LoadedModel::Functional(m) => m,
         }
     }
+    /// Shapes (batch dimension first) and dtypes of the model's inputs.
+    pub fn input_specs(&self) -> Vec<(crate::trace::PartialShape, DType)> {
+        match self {
+            LoadedModel::Functional(f) => f.input_specs(),
+            LoadedModel::Sequential(s) => s.input_spec().into_iter().collect(),
+        }
+    }
+
     /// The Functional model, when it is one.
     pub fn as_functional(&self) -> Option<&Functional> {
         match self {
@@ -145,10 +153,16 @@ fn children<'a>(l: &'a dyn Layer) -> Vec<(String, Vec<LayerRef<'a>>)> {
                 .map(|c| vec![("cell".to_string(), vec![c])])
                 .unwrap_or_default()
         }
-        "MultiHeadAttention" => ["query_dense", "key_dense", "value_dense", "output_dense"]
-            .iter()
-            .zip(subs)
-            .map(|(n, s)| (n.to_string(), vec![s]))
+        // Keras's attribute names of the EinsumDense sub-layers.
+        "MultiHeadAttention" => subs
+            .into_iter()
+            .map(|s| {
+                let attr = match s.name() {
+                    "attention_output" => "output_dense".to_string(),
+                    n => format!("{n}_dense"),
+                };
+                (attr, vec![s])
+            })
             .collect(),
         // Other composite layers: a container keyed by class, as Keras does for
         // a list attribute (the attribute name is not known to ceras).
@@ -501,9 +515,13 @@ fn read_sharded(path: &Path) -> Result<h5::Group> {
     Ok(tree)
 }
 
-struct Archive {
-    config: Vec<u8>,
-    weights: Vec<u8>,
+/// The members of a `.keras` file that matter: `config.json` and
+/// `model.weights.h5` (raw bytes).
+pub struct Archive {
+    /// `config.json`.
+    pub config: Vec<u8>,
+    /// `model.weights.h5`.
+    pub weights: Vec<u8>,
 }
 
 fn read_member(
@@ -555,7 +573,9 @@ fn read_member(
     Ok(Some(out))
 }
 
-fn read_archive(path: &Path) -> Result<Archive> {
+/// Reads the members of a `.keras` file, with the zip-bomb and size guards of
+/// [`load_model`].
+pub fn read_archive(path: &Path) -> Result<Archive> {
     let file = std::fs::File::open(path)
         .map_err(|e| crate::Error::Io(format!("{}: {e}", path.display())))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| {

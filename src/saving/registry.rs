@@ -538,6 +538,58 @@ fn built_in(c: &Config) -> Result<Option<Box<dyn Layer>>> {
             weight_args!(l, c, "gamma", gamma_initializer, gamma_regularizer, gamma_constraint);
             Box::new(l)
         }
+        "LSTM" => {
+            no_activity_regularizer(c)?;
+            let mut l = LSTM::new(c.req("units", c.usize("units"))?);
+            set!(l, c.activation("activation")?, activation);
+            set!(l, c.activation("recurrent_activation")?, recurrent_activation);
+            set!(l, c.bool("use_bias")?, use_bias);
+            set!(l, c.bool("unit_forget_bias")?, unit_forget_bias);
+            weight_args!(l, c, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint);
+            weight_args!(l, c, "recurrent", recurrent_initializer, recurrent_regularizer, recurrent_constraint);
+            weight_args!(l, c, "bias", bias_initializer, bias_regularizer, bias_constraint);
+            set!(l, c.f64("dropout")?, dropout);
+            set!(l, c.f64("recurrent_dropout")?, recurrent_dropout);
+            if let Some(s) = c.get("seed") {
+                l = l.seed(s.as_u64().ok_or_else(|| c.err("seed", "a non-negative integer"))?);
+            }
+            set!(l, c.bool("return_sequences")?, return_sequences);
+            set!(l, c.bool("return_state")?, return_state);
+            set!(l, c.bool("go_backwards")?, go_backwards);
+            set!(l, c.bool("stateful")?, stateful);
+            set!(l, c.bool("unroll")?, unroll);
+            set!(l, c.bool("zero_output_for_mask")?, zero_output_for_mask);
+            Box::new(l)
+        }
+        "MultiHeadAttention" => {
+            no_activity_regularizer(c)?;
+            let mut l = MultiHeadAttention::new(
+                c.req("num_heads", c.usize("num_heads"))?,
+                c.req("key_dim", c.usize("key_dim"))?,
+            );
+            set!(l, c.usize("value_dim")?, value_dim);
+            set!(l, c.f64("dropout")?, dropout);
+            set!(l, c.bool("use_bias")?, use_bias);
+            set!(l, c.bool("use_gate")?, use_gate);
+            set!(l, c.usize("sliding_window")?, sliding_window);
+            if let Some(os) = c.get("output_shape") {
+                let shape: Vec<Option<i64>> = match os {
+                    Value::Number(n) => vec![n.as_i64()],
+                    Value::Array(a) => a.iter().map(Value::as_i64).collect(),
+                    _ => return Err(c.err("output_shape", "an integer or a list")),
+                };
+                l = l.output_shape(shape);
+            }
+            if let Some(a) = c.i64s("attention_axes")? {
+                l = l.attention_axes(&a);
+            }
+            weight_args!(l, c, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint);
+            weight_args!(l, c, "bias", bias_initializer, bias_regularizer, bias_constraint);
+            if let Some(s) = c.get("seed") {
+                l = l.seed(s.as_u64().ok_or_else(|| c.err("seed", "a non-negative integer"))?);
+            }
+            Box::new(l)
+        }
         "Add" => Box::new(Add::new()),
         "Subtract" => Box::new(Subtract::new()),
         "Multiply" => Box::new(Multiply::new()),

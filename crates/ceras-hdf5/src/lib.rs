@@ -30,7 +30,8 @@
 //! The reader is hardened against corrupt or hostile input: it never panics,
 //! every size and count is checked against the file before anything is
 //! allocated, decompression is capped to the declared chunk size, the total
-//! number of bytes materialised is bounded by `1100 × file size + 1 MiB`
+//! number of bytes materialised (including decoded chunks) is bounded by
+//! `2200 × file size + 1 MiB`
 //! (the deflate expansion limit), recursion depth, number of objects and
 //! B-tree/heap node visits are bounded, and cycles are detected.
 //!

@@ -223,6 +223,8 @@ fn writer_trees() -> Vec<(String, Group)> {
         "model_config",
         Attr::Str(format!("{{\"layers\": [{}]}}", "\"x\",".repeat(2000))),
     );
+    // far larger than a global heap collection's default 4 KiB
+    g.set_attr("big_string", Attr::Str("0123456789abcdef".repeat(20_000)));
     let sub = g.group_mut_or_create("a/b/c").unwrap();
     sub.set_attr("name", Attr::Str("deep".into()));
     out.push(("everything.h5".to_string(), g));
