@@ -235,6 +235,46 @@ fn bad_files_give_clear_errors() {
         std::fs::write(&p, &bytes[..cut]).unwrap();
         assert!(saving::load_model(&p).is_err(), "cut at {cut}");
     }
+    // A zip bomb (300 MB of zeros deflated to ~300 KB) is refused before inflating.
+    {
+        use std::io::Write;
+        let p = d.join("bomb.keras");
+        let f = std::fs::File::create(&p).unwrap();
+        let mut z = zip::ZipWriter::new(f);
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        z.start_file("config.json", o).unwrap();
+        z.write_all(b"{}").unwrap();
+        z.start_file("model.weights.h5", o).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..300 {
+            z.write_all(&zeros).unwrap();
+        }
+        z.finish().unwrap();
+        let e = saving::load_model(&p).err().unwrap().to_string();
+        assert!(e.contains("zip bomb"), "{e}");
+    }
+    // Malformed JSON and a wrong model class are named.
+    {
+        use std::io::Write;
+        for (cfg, want) in [
+            (&b"{not json"[..], "not valid JSON"),
+            (&b"{\"class_name\": \"MyNet\", \"config\": {}}"[..], "MyNet"),
+            (&b"{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": [{\"class_name\": \"Dense\", \"config\": {\"units\": -3}}]}}"[..], "'units' must be a non-negative integer"),
+        ] {
+            let p = d.join("cfg.keras");
+            let f = std::fs::File::create(&p).unwrap();
+            let mut z = zip::ZipWriter::new(f);
+            let o = zip::write::SimpleFileOptions::default();
+            z.start_file("config.json", o).unwrap();
+            z.write_all(cfg).unwrap();
+            z.start_file("model.weights.h5", o).unwrap();
+            z.write_all(&std::fs::read(dir().join("mlp.weights.h5")).unwrap()).unwrap();
+            z.finish().unwrap();
+            let e = saving::load_model(&p).err().unwrap().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+    }
     // Lambda layers are refused in safe mode with a message that says how.
     let e = match saving::load_model(dir().join("variants/custom.keras")) {
         Err(e) => e.to_string(),

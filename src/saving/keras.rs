@@ -19,9 +19,16 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
 
-/// Largest member of a `.keras` zip ceras will inflate (a guard against zip
-/// bombs); bigger members are refused with an error naming the size.
+/// Largest member of a `.keras` zip ceras will inflate; bigger members are
+/// refused with an error naming the size.
 pub const MAX_MEMBER_BYTES: u64 = 16 << 30;
+
+/// Zip-bomb guard (as Keras's): a member that inflates to more than
+/// [`BOMB_MIN_BYTES`] and more than this many times its stored size is refused.
+pub const MAX_EXPANSION: u64 = 100;
+
+/// Members smaller than this are never treated as bombs.
+pub const BOMB_MIN_BYTES: u64 = 256 << 20;
 
 fn h5_err(path: &Path, e: h5::Error) -> crate::Error {
     arg_err("load_weights", format!("{}: {e}", path.display()))
@@ -549,7 +556,18 @@ fn read_member(
             ),
         ));
     }
-    let mut out = Vec::with_capacity(size.min(1 << 28) as usize);
+    let stored = f.compressed_size();
+    if size > BOMB_MIN_BYTES && size > stored.saturating_mul(MAX_EXPANSION) {
+        return Err(arg_err(
+            "load_model",
+            format!(
+                "{}: member {name} would inflate {stored} stored bytes to {size} bytes (more than {MAX_EXPANSION}x); refusing a possible zip bomb",
+                path.display()
+            ),
+        ));
+    }
+    // Grows with the data actually inflated, not with the declared size.
+    let mut out = Vec::with_capacity(size.min(1 << 26) as usize);
     // Read at most the declared size (+1 to detect a lying header).
     (&mut f)
         .take(size.saturating_add(1))
