@@ -291,3 +291,87 @@ fn bad_files_give_clear_errors() {
     };
     assert!(e.contains("register"), "{e}");
 }
+
+#[test]
+fn legacy_h5_models_load_and_predict() {
+    // Written by Keras 3.15's legacy writer (tools/keras_legacy_h5.py).
+    let leg = dir().join("legacy");
+    let load = |f: &str| npy::load(leg.join(f)).unwrap();
+    let mut seq = saving::load_model(leg.join("seq.h5")).unwrap();
+    assert!(seq.compiled_optimizer().is_some(), "compiled from training_config");
+    let got = predict_all(&mut seq, vec![load("seq.input.npy")]);
+    assert!(max_excess(&got[0], &load("seq.output.npy"), 1e-5, 1e-4) <= 0.0);
+
+    let mut func = saving::load_model(leg.join("func.h5")).unwrap();
+    let got = predict_all(&mut func, vec![load("func.input_0.npy"), load("func.input_1.npy")]);
+    for (i, g) in got.iter().enumerate() {
+        let want = load(&format!("func.output_{i}.npy"));
+        assert!(max_excess(g, &want, 1e-5, 1e-4) <= 0.0, "output {i}");
+    }
+    // The weights alone load into the same architecture.
+    let mut again = saving::load_model(leg.join("func.h5")).unwrap();
+    for v in again.variables() {
+        v.assign(ceras::ops::zeros_like(v.value(), None).unwrap()).unwrap();
+    }
+    again.load_weights(leg.join("func.h5")).unwrap();
+    let got2 = predict_all(&mut again, vec![load("func.input_0.npy"), load("func.input_1.npy")]);
+    assert_eq!(got[0].to_vec::<f32>().unwrap(), got2[0].to_vec::<f32>().unwrap());
+}
+
+#[test]
+fn keras2_dialect_legacy_file() {
+    // A tf.keras 2.x style file: `Model` class, `batch_input_shape`, list-form
+    // inbound nodes, initializers without `module`, `kernel:0` weight names.
+    use ceras_hdf5 as h5;
+    let cfg = r#"{"class_name": "Model", "config": {"name": "model", "layers": [
+        {"name": "input_1", "class_name": "InputLayer", "config": {"batch_input_shape": [null, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_1"}, "inbound_nodes": []},
+        {"name": "dense", "class_name": "Dense", "config": {"name": "dense", "trainable": true, "dtype": "float32", "units": 2, "activation": "relu", "use_bias": true,
+          "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": null}}, "bias_initializer": {"class_name": "Zeros", "config": {}},
+          "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null},
+         "inbound_nodes": [[["input_1", 0, 0, {}]]]}],
+      "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]},
+      "keras_version": "2.13.1", "backend": "tensorflow"}"#;
+    let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let mut root = h5::Group::default();
+    root.set_attr("model_config", h5::Attr::Str(cfg.into()));
+    root.set_attr("keras_version", h5::Attr::Str("2.13.1".into()));
+    let mw = root.group_mut_or_create("model_weights").unwrap();
+    mw.set_attr("layer_names", h5::Attr::StrList(vec!["input_1".into(), "dense".into()]));
+    mw.group_mut_or_create("input_1").unwrap().set_attr("weight_names", h5::Attr::StrList(vec![]));
+    let dg = mw.group_mut_or_create("dense").unwrap();
+    dg.set_attr(
+        "weight_names",
+        h5::Attr::StrList(vec!["dense/kernel:0".into(), "dense/bias:0".into()]),
+    );
+    let inner = dg.group_mut_or_create("dense").unwrap();
+    inner
+        .insert_dataset(
+            "kernel:0",
+            h5::Dataset {
+                dtype: h5::Dtype::F32,
+                shape: vec![3, 2],
+                data: f32s(&[1.0, -1.0, 2.0, 0.5, 0.0, 1.0]),
+                attrs: vec![],
+            },
+        )
+        .unwrap();
+    inner
+        .insert_dataset(
+            "bias:0",
+            h5::Dataset {
+                dtype: h5::Dtype::F32,
+                shape: vec![2],
+                data: f32s(&[0.5, 0.25]),
+                attrs: vec![],
+            },
+        )
+        .unwrap();
+    let d = tmp("keras2");
+    let p = d.join("old.h5");
+    std::fs::write(&p, h5::write(&root).unwrap()).unwrap();
+    let mut m = saving::load_model(&p).unwrap();
+    let x = Tensor::from_vec(vec![1.0f32, 1.0, 1.0], [1, 3]).unwrap();
+    let y = predict_all(&mut m, vec![x]);
+    // relu([1+2+0+0.5, -1+0.5+1+0.25]) = [3.5, 0.75]
+    assert_eq!(y[0].to_vec::<f32>().unwrap(), vec![3.5, 0.75]);
+}

@@ -5,7 +5,7 @@
 set -eu
 src=../shared/fixtures/keras
 dst=tests/fixtures/keras
-rm -rf "$dst"
+rm -rf "$dst/variants" "$dst/extras" "$dst"/*.keras "$dst"/*.npy "$dst"/*.weights.h5  # legacy/ is made by tools/keras_legacy_h5.py
 mkdir -p "$dst/variants" "$dst/extras"
 cp "$src"/*.keras "$src"/*.npy "$src"/*.weights.h5 "$src"/manifest.json "$dst"/
 cp "$src"/variants/*.keras "$dst/variants/"

@@ -1929,10 +1929,12 @@ impl Sequential {
             }
         }
         if input.is_none() {
+            // Keras 3's build_input_shape, a layer's build_config, or Keras 2's
+            // `batch_input_shape` on the first layer.
             let shape = shape_from(cfg.get("build_input_shape")).or_else(|| {
-                entries
-                    .first()
-                    .and_then(|e| shape_from(e.get("build_config")?.get("input_shape")))
+                let first = entries.first()?;
+                shape_from(first.get("build_config").and_then(|b| b.get("input_shape")))
+                    .or_else(|| shape_from(first.get("config")?.get("batch_input_shape")))
             });
             if let Some(s) = shape.filter(|s| !s.is_empty()) {
                 input = Some(Input::partial(&s[1..]));

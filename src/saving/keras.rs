@@ -262,7 +262,7 @@ fn dataset_of(v: &Variable) -> Result<h5::Dataset> {
     })
 }
 
-fn tensor_of(who: &str, d: &h5::Dataset) -> Result<Tensor> {
+pub(crate) fn tensor_of(who: &str, d: &h5::Dataset) -> Result<Tensor> {
     let bf16 = d
         .attrs
         .iter()
@@ -427,6 +427,13 @@ pub fn load_weights_h5<M: Model + ?Sized>(model: &mut M, path: &Path) -> Result<
     } else {
         h5::read(&bytes).map_err(|e| h5_err(path, e))?
     };
+    // Keras 2 layouts: a legacy model file, or legacy save_weights output.
+    if let Some(g) = tree.group("model_weights") {
+        return super::legacy_h5::load_legacy_weights(model, g, &name);
+    }
+    if tree.attr("layer_names").is_some() {
+        return super::legacy_h5::load_legacy_weights(model, &tree, &name);
+    }
     assign_weights(model, &tree, &name)
 }
 
@@ -662,10 +669,13 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<LoadedModel> {
 pub fn load_model_with(path: impl AsRef<Path>, opts: LoadOptions) -> Result<LoadedModel> {
     let path = path.as_ref();
     let name = path.to_string_lossy();
+    if name.ends_with(".h5") && !name.ends_with(".weights.h5") {
+        return super::legacy_h5::load_legacy_h5(path);
+    }
     if !name.ends_with(".keras") {
         return Err(arg_err(
             "load_model",
-            format!("{name}: file format not supported: the name must end in .keras"),
+            format!("{name}: file format not supported: the name must end in .keras (or .h5 for a legacy Keras 2 model)"),
         ));
     }
     let ar = read_archive(path)?;

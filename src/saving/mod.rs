@@ -8,6 +8,7 @@
 
 pub mod compile_config;
 pub mod keras;
+pub mod legacy_h5;
 mod npz;
 pub mod registry;
 pub mod serialize;
