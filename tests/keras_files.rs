@@ -228,6 +228,25 @@ fn bad_files_give_clear_errors() {
         .unwrap()
         .to_string();
     assert!(e.contains("must end in .keras"), "{e}");
+    // Random damage to real files (seeded): an error or a model, never a panic.
+    let mut state = 0x9e3779b97f4a7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for name in ["cnn", "functional", "lstm", "mha"] {
+        let orig = std::fs::read(dir().join(format!("{name}.keras"))).unwrap();
+        for _ in 0..150 {
+            let mut b = orig.clone();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() % b.len() as u64) as usize;
+                b[i] ^= 1 << (next() % 8);
+            }
+            let _ = saving::load_model_from_bytes(&b, LoadOptions::default());
+        }
+    }
     // Every truncation of a real file is an error, never a panic.
     let bytes = std::fs::read(dir().join("cnn.keras")).unwrap();
     for cut in (0..bytes.len()).step_by(997) {
@@ -298,12 +317,18 @@ fn legacy_h5_models_load_and_predict() {
     let leg = dir().join("legacy");
     let load = |f: &str| npy::load(leg.join(f)).unwrap();
     let mut seq = saving::load_model(leg.join("seq.h5")).unwrap();
-    assert!(seq.compiled_optimizer().is_some(), "compiled from training_config");
+    assert!(
+        seq.compiled_optimizer().is_some(),
+        "compiled from training_config"
+    );
     let got = predict_all(&mut seq, vec![load("seq.input.npy")]);
     assert!(max_excess(&got[0], &load("seq.output.npy"), 1e-5, 1e-4) <= 0.0);
 
     let mut func = saving::load_model(leg.join("func.h5")).unwrap();
-    let got = predict_all(&mut func, vec![load("func.input_0.npy"), load("func.input_1.npy")]);
+    let got = predict_all(
+        &mut func,
+        vec![load("func.input_0.npy"), load("func.input_1.npy")],
+    );
     for (i, g) in got.iter().enumerate() {
         let want = load(&format!("func.output_{i}.npy"));
         assert!(max_excess(g, &want, 1e-5, 1e-4) <= 0.0, "output {i}");
@@ -311,11 +336,18 @@ fn legacy_h5_models_load_and_predict() {
     // The weights alone load into the same architecture.
     let mut again = saving::load_model(leg.join("func.h5")).unwrap();
     for v in again.variables() {
-        v.assign(ceras::ops::zeros_like(v.value(), None).unwrap()).unwrap();
+        v.assign(ceras::ops::zeros_like(v.value(), None).unwrap())
+            .unwrap();
     }
     again.load_weights(leg.join("func.h5")).unwrap();
-    let got2 = predict_all(&mut again, vec![load("func.input_0.npy"), load("func.input_1.npy")]);
-    assert_eq!(got[0].to_vec::<f32>().unwrap(), got2[0].to_vec::<f32>().unwrap());
+    let got2 = predict_all(
+        &mut again,
+        vec![load("func.input_0.npy"), load("func.input_1.npy")],
+    );
+    assert_eq!(
+        got[0].to_vec::<f32>().unwrap(),
+        got2[0].to_vec::<f32>().unwrap()
+    );
 }
 
 #[test]
@@ -336,8 +368,13 @@ fn keras2_dialect_legacy_file() {
     root.set_attr("model_config", h5::Attr::Str(cfg.into()));
     root.set_attr("keras_version", h5::Attr::Str("2.13.1".into()));
     let mw = root.group_mut_or_create("model_weights").unwrap();
-    mw.set_attr("layer_names", h5::Attr::StrList(vec!["input_1".into(), "dense".into()]));
-    mw.group_mut_or_create("input_1").unwrap().set_attr("weight_names", h5::Attr::StrList(vec![]));
+    mw.set_attr(
+        "layer_names",
+        h5::Attr::StrList(vec!["input_1".into(), "dense".into()]),
+    );
+    mw.group_mut_or_create("input_1")
+        .unwrap()
+        .set_attr("weight_names", h5::Attr::StrList(vec![]));
     let dg = mw.group_mut_or_create("dense").unwrap();
     dg.set_attr(
         "weight_names",

@@ -538,8 +538,8 @@ pub struct Archive {
     pub weights: Vec<u8>,
 }
 
-fn read_member(
-    zip: &mut zip::ZipArchive<std::fs::File>,
+fn read_member<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
     name: &str,
     path: &Path,
 ) -> Result<Option<Vec<u8>>> {
@@ -603,7 +603,11 @@ fn read_member(
 pub fn read_archive(path: &Path) -> Result<Archive> {
     let file = std::fs::File::open(path)
         .map_err(|e| crate::Error::Io(format!("{}: {e}", path.display())))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+    archive_from(file, path)
+}
+
+fn archive_from<R: Read + std::io::Seek>(reader: R, path: &Path) -> Result<Archive> {
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| {
         arg_err(
             "load_model",
             format!("{}: not a valid .keras (zip) file: {e}", path.display()),
@@ -678,7 +682,18 @@ pub fn load_model_with(path: impl AsRef<Path>, opts: LoadOptions) -> Result<Load
             format!("{name}: file format not supported: the name must end in .keras (or .h5 for a legacy Keras 2 model)"),
         ));
     }
-    let ar = read_archive(path)?;
+    load_archive(read_archive(path)?, opts, path)
+}
+
+/// [`load_model_with`] on the bytes of a `.keras` file (for files that do not
+/// live on disk, and for fuzzing the loader).
+pub fn load_model_from_bytes(bytes: &[u8], opts: LoadOptions) -> Result<LoadedModel> {
+    let path = Path::new("<memory>.keras");
+    load_archive(archive_from(std::io::Cursor::new(bytes), path)?, opts, path)
+}
+
+fn load_archive(ar: Archive, opts: LoadOptions, path: &Path) -> Result<LoadedModel> {
+    let name = path.to_string_lossy();
     let config: Value = parse_json(&ar.config).map_err(|e| {
         arg_err(
             "load_model",

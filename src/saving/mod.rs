@@ -14,6 +14,7 @@ pub mod registry;
 pub mod serialize;
 
 pub use keras::{
-    load_model, load_model_with, model_from_config, save_model, LoadOptions, LoadedModel,
+    load_model, load_model_from_bytes, load_model_with, model_from_config, save_model, LoadOptions,
+    LoadedModel,
 };
 pub use npz::{load_weights, save_weights};
