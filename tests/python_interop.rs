@@ -17,18 +17,37 @@ fn x(shape: &[usize], seed: u64) -> Tensor {
     random::uniform(shape, -1.0, 1.0, Some(DType::F32), random::Seed::Int(seed)).unwrap()
 }
 
-fn write_case<M: Model>(dir: &Path, name: &str, m: &mut M, inputs: Vec<Tensor>) {
-    m.save(dir.join(format!("{name}.keras"))).unwrap();
-    let data = if inputs.len() == 1 {
+fn data_of(inputs: &[Tensor]) -> Data {
+    if inputs.len() == 1 {
         Data::Tensor(inputs[0].clone())
     } else {
-        Data::List(inputs.clone())
-    };
-    let outs = match m.predict_outputs(data, 32).unwrap() {
+        Data::List(inputs.to_vec())
+    }
+}
+
+fn write_case<M: Model>(dir: &Path, name: &str, m: &mut M, inputs: Vec<Tensor>) {
+    m.save(dir.join(format!("{name}.keras"))).unwrap();
+    let outs = match m.predict_outputs(data_of(&inputs), 32).unwrap() {
         Data::Tensor(t) => vec![t],
         Data::List(v) => v,
         Data::Dict(v) => v.into_iter().map(|(_, t)| t).collect(),
     };
+    // ceras → file → ceras is exact (checked here, with or without Python).
+    let mut back = ceras::saving::load_model(dir.join(format!("{name}.keras"))).unwrap();
+    let again = match back.predict_outputs(data_of(&inputs), 32).unwrap() {
+        Data::Tensor(t) => vec![t],
+        Data::List(v) => v,
+        Data::Dict(v) => v.into_iter().map(|(_, t)| t).collect(),
+    };
+    assert_eq!(again.len(), outs.len(), "{name}");
+    for (a, b) in outs.iter().zip(&again) {
+        assert_eq!(
+            a.to_vec::<f32>().unwrap(),
+            b.to_vec::<f32>().unwrap(),
+            "{name}: reload"
+        );
+    }
+    assert_eq!(back.count_params(), m.count_params(), "{name}");
     for (i, t) in inputs.iter().enumerate() {
         npy::save(dir.join(format!("{name}.in_{i}.npy")), t).unwrap();
     }
