@@ -134,6 +134,27 @@ fn keras_written_weights_h5_load_into_a_model_built_in_rust() {
         got2[0].to_vec::<f32>().unwrap()
     );
 
+    // ceras writes the sharded form too (small shards force several files).
+    let sd = tmp("shards");
+    let idx = sd.join("m.weights.json");
+    saving::keras::save_weights_sharded(&m2, &idx, 201_000).unwrap();
+    assert!(sd.join("m_00001.weights.h5").exists());
+    let mut m3 = Sequential::new()
+        .add(Input::new([784]))
+        .add(layers::Dense::new(64).activation("relu"))
+        .add(layers::Dense::new(10).activation("softmax"));
+    m3.load_weights(&idx).unwrap();
+    let (xs, _, _, _) = io("mlp");
+    let got3 = predict_all(&mut m3, xs);
+    assert_eq!(
+        got[0].to_vec::<f32>().unwrap(),
+        got3[0].to_vec::<f32>().unwrap()
+    );
+    let e = saving::keras::save_weights_sharded(&m2, &idx, 1000)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("max_shard_size"), "{e}");
+
     // A model of another shape is refused, naming the layer and both shapes.
     let mut bad = Sequential::new()
         .add(Input::new([784]))

@@ -411,6 +411,93 @@ pub fn save_weights_h5<M: Model + ?Sized>(model: &M, path: &Path) -> Result<()> 
     write_atomic(path, &h5_bytes(model)?)
 }
 
+/// Saves the weights as Keras's sharded layout: `path` (ending `.weights.json`)
+/// indexes shard files `<stem>_00000.weights.h5`, … of at most
+/// `max_shard_bytes` each, written next to it (Keras's
+/// `save_weights(path, max_shard_size=…)`). A variable larger than a shard is
+/// an error.
+pub fn save_weights_sharded<M: Model + ?Sized>(
+    model: &M,
+    path: &Path,
+    max_shard_bytes: usize,
+) -> Result<()> {
+    let name = path.to_string_lossy().to_string();
+    let stem = name.strip_suffix(".weights.json").ok_or_else(|| {
+        arg_err(
+            "save_weights",
+            format!("{name}: a sharded index must end in .weights.json"),
+        )
+    })?;
+    let stem_name = Path::new(stem)
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let groups = weight_groups(model)?;
+    let mut shards: Vec<h5::Group> = vec![h5::Group::default()];
+    let mut used = 0usize;
+    let mut total = 0usize;
+    let mut map: Vec<(String, Vec<usize>)> = Vec::new();
+    for g in &groups {
+        let mut in_shards: Vec<usize> = Vec::new();
+        for (i, v) in g.vars.iter().enumerate() {
+            let d = dataset_of(v)?;
+            let n = d.data.len();
+            if n > max_shard_bytes {
+                return Err(arg_err(
+                    "save_weights",
+                    format!(
+                        "variable '{}' has {n} bytes, more than max_shard_size ({max_shard_bytes} bytes)",
+                        v.path()
+                    ),
+                ));
+            }
+            if used + n > max_shard_bytes && used > 0 {
+                shards.push(h5::Group::default());
+                used = 0;
+            }
+            let k = shards.len() - 1;
+            let first_here = !in_shards.contains(&k);
+            let grp = shards[k]
+                .group_mut_or_create(&g.path)
+                .map_err(|e| arg_err("save_weights", e.to_string()))?;
+            // The group's name goes with its first shard only, as Keras writes it.
+            if first_here && in_shards.is_empty() {
+                grp.set_attr("name", h5::Attr::Str(g.name.clone()));
+            }
+            grp.insert_dataset(&i.to_string(), d)
+                .map_err(|e| arg_err("save_weights", e.to_string()))?;
+            if first_here {
+                in_shards.push(k);
+            }
+            used += n;
+            total += n;
+        }
+        if !in_shards.is_empty() {
+            map.push((format!("/{}", g.path), in_shards));
+        }
+    }
+    let shard_name = |k: usize| format!("{stem_name}_{k:05}.weights.h5");
+    for (k, sh) in shards.iter().enumerate() {
+        let bytes = h5::write(sh).map_err(|e| arg_err("save_weights", e.to_string()))?;
+        write_atomic(&Path::new(stem).with_file_name(shard_name(k)), &bytes)?;
+    }
+    let weight_map: serde_json::Map<String, Value> = map
+        .into_iter()
+        .map(|(p, ks)| {
+            let v = if ks.len() == 1 {
+                json!(shard_name(ks[0]))
+            } else {
+                json!(ks.iter().map(|&k| shard_name(k)).collect::<Vec<_>>())
+            };
+            (p, v)
+        })
+        .collect();
+    let index = json!({"metadata": {"total_size": total as f64}, "weight_map": weight_map});
+    let text =
+        serde_json::to_string_pretty(&index).map_err(|e| arg_err("save_weights", e.to_string()))?;
+    write_atomic(path, text.as_bytes())
+}
+
 /// Loads a Keras `.weights.h5` file (or the weights inside a `.keras` file)
 /// into a built model with the same architecture.
 pub fn load_weights_h5<M: Model + ?Sized>(model: &mut M, path: &Path) -> Result<()> {
