@@ -301,6 +301,8 @@ fn bad_files_give_clear_errors() {
             (&b"{not json"[..], "not valid JSON"),
             (&b"{\"class_name\": \"MyNet\", \"config\": {}}"[..], "MyNet"),
             (&b"{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": [{\"class_name\": \"Dense\", \"config\": {\"units\": -3}}]}}"[..], "'units' must be a non-negative integer"),
+            // An absurd dimension is refused before anything is allocated.
+            (&b"{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"build_input_shape\": [null, 784], \"layers\": [{\"class_name\": \"Dense\", \"config\": {\"units\": 100000000000}}]}}"[..], "larger than any array"),
         ] {
             let p = d.join("cfg.keras");
             let f = std::fs::File::create(&p).unwrap();

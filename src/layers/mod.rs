@@ -93,6 +93,21 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLockReadGuard};
 
+thread_local! {
+    /// While a model file is loaded: the largest number of values any weight may
+    /// have (the largest array in the file), so a corrupt or hostile config
+    /// cannot make `build` allocate without bound.
+    static WEIGHT_LIMIT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with weights limited to `limit` values each (see `add_weight`).
+pub(crate) fn with_weight_limit<T>(limit: usize, f: impl FnOnce() -> T) -> T {
+    let prev = WEIGHT_LIMIT.with(|l| l.replace(Some(limit)));
+    let out = f();
+    WEIGHT_LIMIT.with(|l| l.set(prev));
+    out
+}
+
 /// Keras's unique-name counters (`dense`, `dense_1`, …), per process.
 static NAMES: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
 
@@ -225,6 +240,25 @@ impl LayerBase {
         spec: WeightSpec,
     ) -> Result<Variable> {
         let dtype = spec.dtype.unwrap_or(self.dtype);
+        let numel = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| {
+                shape_err(
+                    &self.name,
+                    format!("weight '{name}' of shape {shape:?} overflows"),
+                )
+            })?;
+        if let Some(limit) = WEIGHT_LIMIT.with(|l| l.get()) {
+            if numel > limit {
+                return Err(shape_err(
+                    &self.name,
+                    format!(
+                        "weight '{name}' of shape {shape:?} ({numel} values) is larger than any array in the weights file being loaded ({limit} values): the config's dimensions are wrong"
+                    ),
+                ));
+            }
+        }
         let value = spec.initializer.init(shape, Some(dtype)).map_err(|e| {
             shape_err(
                 &self.name,

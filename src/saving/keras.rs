@@ -291,6 +291,18 @@ pub(crate) fn tensor_of(who: &str, d: &h5::Dataset) -> Result<Tensor> {
     Tensor::from_host(host, d.shape.clone())
 }
 
+/// The most values any dataset of the tree holds.
+pub(crate) fn max_elements(g: &h5::Group) -> usize {
+    g.members
+        .iter()
+        .map(|(_, m)| match m {
+            h5::Node::Group(sub) => max_elements(sub),
+            h5::Node::Dataset(d) => d.num_elements(),
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Writes the groups into an HDF5 tree.
 fn groups_to_h5(groups: &[VarGroup]) -> Result<h5::Group> {
     let mut root = h5::Group::default();
@@ -797,8 +809,9 @@ fn load_archive(ar: Archive, opts: LoadOptions, path: &Path) -> Result<LoadedMod
             ));
         }
     }
-    let mut model = model_from_config(&config)?;
     let tree = h5::read(&ar.weights).map_err(|e| h5_err(path, e))?;
+    let limit = max_elements(&tree).max(1 << 16);
+    let mut model = crate::layers::with_weight_limit(limit, || model_from_config(&config))?;
     if opts.compile {
         if let Some(cc) = config
             .get("compile_config")

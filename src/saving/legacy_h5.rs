@@ -55,7 +55,8 @@ pub fn load_legacy_h5(path: &Path) -> Result<LoadedModel> {
     })?;
     let config = parse_json(cfg_text.as_bytes())
         .map_err(|e| arg_err("load_model", format!("{shown}: model_config: {e}")))?;
-    let mut model = model_from_config(&config)?;
+    let limit = super::keras::max_elements(&tree).max(1 << 16);
+    let mut model = crate::layers::with_weight_limit(limit, || model_from_config(&config))?;
     if let Some(tc) = attr_str(&tree, "training_config") {
         let tc = parse_json(tc.as_bytes())
             .map_err(|e| arg_err("load_model", format!("{shown}: training_config: {e}")))?;
