@@ -535,7 +535,9 @@ impl Callback for CSVLogger {
 /// after each epoch (or every `n` batches), or only when `monitor` improves.
 /// `filepath` may hold Keras's placeholders: `{epoch:02d}`, `{val_loss:.2f}`, any
 /// log key with a `d`, `f` or `e` format. Weights go to `.weights.npz` files
-/// (see [`crate::saving`]), written atomically.
+/// (see [`crate::saving`]), written atomically. (Keras's `.weights.h5` and
+/// `.keras` layouts need the model itself, which callbacks do not hold yet:
+/// save those from the model, e.g. in a custom loop.)
 pub struct ModelCheckpoint {
     filepath: String,
     monitor: String,

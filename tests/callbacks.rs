@@ -92,11 +92,25 @@ fn checkpoint_csv_and_weights_round_trip() {
         err.contains("shape [4, 1]") && err.contains("[3, 1]"),
         "{err}"
     );
-    let err = m
-        .save_weights(dir.join("w.weights.h5"))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains(".weights.npz"), "{err}");
+    let err = m.save_weights(dir.join("w.bin")).unwrap_err().to_string();
+    assert!(
+        err.contains(".weights.h5") && err.contains(".weights.npz"),
+        "{err}"
+    );
+    // Keras's own format works too, and reloads the same values.
+    m.save_weights(dir.join("w.weights.h5")).unwrap();
+    let before: Vec<Vec<f32>> = m
+        .variables()
+        .iter()
+        .map(|v| v.value().to_vec().unwrap())
+        .collect();
+    m.load_weights(dir.join("w.weights.h5")).unwrap();
+    let after: Vec<Vec<f32>> = m
+        .variables()
+        .iter()
+        .map(|v| v.value().to_vec().unwrap())
+        .collect();
+    assert_eq!(before, after);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
