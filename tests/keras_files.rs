@@ -435,3 +435,35 @@ fn keras2_dialect_legacy_file() {
     // relu([1+2+0+0.5, -1+0.5+1+0.25]) = [3.5, 0.75]
     assert_eq!(y[0].to_vec::<f32>().unwrap(), vec![3.5, 0.75]);
 }
+
+#[test]
+fn masks_from_embedding_reach_lstm_and_pooling_as_in_keras() {
+    // tools/keras_mask_fixture.py: Embedding(mask_zero=True) → LSTMs (stacked,
+    // go_backwards, zero_output_for_mask) → GlobalAveragePooling1D / Dense, with
+    // padding ids at the end, the start and in the middle of sequences.
+    let md = dir().join("mask");
+    let ids = npy::load(md.join("input.npy")).unwrap();
+    for name in ["stacked", "pooled", "functional"] {
+        let mut m = saving::load_model(md.join(format!("{name}.keras"))).unwrap();
+        let got = predict_all(&mut m, vec![ids.clone()]);
+        let want = npy::load(md.join(format!("{name}.output.npy"))).unwrap();
+        let e = max_excess(&got[0], &want, 1e-5, 1e-4);
+        assert!(e <= 0.0, "{name}: exceeds tolerance by {e}");
+    }
+    // The padded rows really depend on the mask: ids 0 → 19 changes them.
+    let mut m = saving::load_model(md.join("stacked.keras")).unwrap();
+    let masked = predict_all(&mut m, vec![ids.clone()]);
+    let v: Vec<i32> = ids
+        .to_vec::<i32>()
+        .unwrap()
+        .iter()
+        .map(|&i| if i == 0 { 19 } else { i })
+        .collect();
+    let unpadded = predict_all(&mut m, vec![Tensor::from_vec(v, [4, 6]).unwrap()]);
+    let (a, b) = (
+        masked[0].to_vec::<f32>().unwrap(),
+        unpadded[0].to_vec::<f32>().unwrap(),
+    );
+    assert_ne!(a[..2], b[..2], "row 0 has padding");
+    assert_eq!(a[6..], b[6..], "row 3 has none");
+}

@@ -97,6 +97,9 @@ impl Dense {
 
 impl Layer for Dense {
     base_impl!("Dense");
+    fn supports_masking(&self) -> bool {
+        true
+    }
 
     fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
         let name = self.base.name().to_string();
@@ -193,6 +196,9 @@ impl Activation {
 
 impl Layer for Activation {
     base_impl!("Activation");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn build(&mut self, _s: &[Option<usize>]) -> Result<()> {
         self.activation.check(self.base.name())
     }
@@ -245,6 +251,9 @@ impl Dropout {
 
 impl Layer for Dropout {
     base_impl!("Dropout");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn build(&mut self, _s: &[Option<usize>]) -> Result<()> {
         if !(0.0..=1.0).contains(&self.rate) {
             return Err(arg_err(
@@ -490,6 +499,9 @@ impl Rescaling {
 
 impl Layer for Rescaling {
     base_impl!("Rescaling");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn call(&self, x: &Tensor, _t: bool) -> Result<Tensor> {
         let x = ops::cast(x, self.base.dtype())?;
         ops::add(ops::multiply(&x, self.scale)?, self.offset)
@@ -584,6 +596,9 @@ pub fn relu_full(
 
 impl Layer for ReLU {
     base_impl!("ReLU");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn build(&mut self, _s: &[Option<usize>]) -> Result<()> {
         if self.max_value.is_some_and(|m| m < 0.0) || self.negative_slope < 0.0 {
             return Err(arg_err(
@@ -687,6 +702,7 @@ pub struct Embedding {
     output_dim: usize,
     initializer: Initializer,
     regularizer: Option<Regularizer>,
+    mask_zero: bool,
     embeddings: Option<Variable>,
 }
 
@@ -699,6 +715,7 @@ impl Embedding {
             output_dim,
             initializer: "uniform".into(),
             regularizer: None,
+            mask_zero: false,
             embeddings: None,
         }
     }
@@ -712,10 +729,23 @@ impl Embedding {
         self.regularizer = Some(r);
         self
     }
+    /// Id 0 is padding: the output carries a mask (`ids != 0`) that sequence
+    /// layers downstream (LSTM, global average pooling) honour.
+    pub fn mask_zero(mut self, m: bool) -> Self {
+        self.mask_zero = m;
+        self
+    }
 }
 
 impl Layer for Embedding {
     base_impl!("Embedding");
+    fn compute_mask(&self, x: &Tensor, _mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        if self.mask_zero {
+            Ok(Some(ops::not_equal(x, 0)?))
+        } else {
+            Ok(None)
+        }
+    }
     fn build(&mut self, _s: &[Option<usize>]) -> Result<()> {
         let mut spec = WeightSpec::new(self.initializer.clone());
         spec.regularizer = self.regularizer.clone();
@@ -759,7 +789,7 @@ impl Layer for Embedding {
                 "embeddings_regularizer": ser::opt_regularizer(&self.regularizer),
                 "activity_regularizer": null,
                 "embeddings_constraint": null,
-                "mask_zero": false,
+                "mask_zero": self.mask_zero,
             }),
         )
     }

@@ -432,6 +432,53 @@ pub trait Layer: Send + Sync {
         })
     }
 
+    /// Keras's `supports_masking`: the layer passes an input mask on unchanged
+    /// (Dense, Dropout, normalization, activations). Layers that neither pass
+    /// nor use a mask drop it.
+    fn supports_masking(&self) -> bool {
+        false
+    }
+
+    /// Keras's `compute_mask`: the mask of the output for input `x` with mask
+    /// `mask` (e.g. `Embedding(mask_zero=True)` makes one; an LSTM returning
+    /// sequences passes it on).
+    fn compute_mask(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        let _ = x;
+        Ok(if self.supports_masking() {
+            mask.cloned()
+        } else {
+            None
+        })
+    }
+
+    /// The forward computation with the input's mask (`(batch, timesteps)`
+    /// booleans). Layers that use masks (LSTM, global average pooling)
+    /// override it; the default ignores the mask.
+    fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        let _ = mask;
+        self.call(x, training)
+    }
+
+    /// [`Layer::forward`] with a mask: returns the output and its mask.
+    fn forward_masked(
+        &mut self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        training: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let shape: PartialShape = x.shape().iter().map(|&d| Some(d)).collect();
+        self.maybe_build(&shape)?;
+        let dt = self.base().dtype();
+        let x = if x.dtype().is_float() && x.dtype() != dt {
+            crate::ops::cast(x, dt)?
+        } else {
+            x.clone()
+        };
+        let y = self.call_masked(&x, mask, training)?;
+        let m = self.compute_mask(&x, mask)?;
+        Ok((y, m))
+    }
+
     /// For a model nested as a layer: its full model envelope (Keras writes
     /// nested models whole). `None` for plain layers.
     fn model_config(&self) -> Result<Option<serde_json::Value>> {

@@ -149,6 +149,9 @@ impl Default for BatchNormalization {
 
 impl Layer for BatchNormalization {
     super::core::base_impl!("BatchNormalization");
+    fn supports_masking(&self) -> bool {
+        true
+    }
 
     fn build(&mut self, s: &[Option<usize>]) -> Result<()> {
         let (a, d) = norm_axis(self.base.name(), self.axis, s)?;
@@ -335,6 +338,9 @@ impl Default for LayerNormalization {
 
 impl Layer for LayerNormalization {
     super::core::base_impl!("LayerNormalization");
+    fn supports_masking(&self) -> bool {
+        true
+    }
 
     fn build(&mut self, s: &[Option<usize>]) -> Result<()> {
         let mut shape = Vec::new();

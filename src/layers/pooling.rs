@@ -228,6 +228,31 @@ impl Layer for GlobalPooling {
             &format!("{} dimensions", r + 2),
         )
     }
+    fn supports_masking(&self) -> bool {
+        // Keras: global average pooling over steps honours a mask.
+        !self.max && self.rank == 1
+    }
+
+    fn compute_mask(&self, _x: &Tensor, _mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+
+    fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        let Some(m) = mask.filter(|_| self.supports_masking()) else {
+            return self.call(x, training);
+        };
+        // sum(x * mask) / sum(mask) over the steps.
+        let feat_axis = match self.data_format.unwrap_or_else(config::image_data_format) {
+            DataFormat::ChannelsLast => 2,
+            DataFormat::ChannelsFirst => 1,
+        };
+        let m = ops::expand_dims(ops::cast(m, x.dtype())?, &[feat_axis])?;
+        let steps = [3 - feat_axis as i64];
+        let num = ops::sum(ops::multiply(x, &m)?, Some(&steps), self.keepdims)?;
+        let den = ops::sum(&m, Some(&steps), self.keepdims)?;
+        ops::divide(num, den)
+    }
+
     fn call(&self, x: &Tensor, _t: bool) -> Result<Tensor> {
         let axes = self.axes();
         if self.max {

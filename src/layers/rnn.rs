@@ -604,6 +604,7 @@ impl LSTM {
         &self,
         x: &Tensor,
         init: Option<(&Tensor, &Tensor)>,
+        mask: Option<&Tensor>,
         training: bool,
     ) -> Result<Vec<Tensor>> {
         let who = self.who();
@@ -672,20 +673,55 @@ impl LSTM {
         } else {
             (0..t).collect()
         };
+        // A (batch, timesteps) mask: masked steps keep the states, and output
+        // the previous output (zeros with zero_output_for_mask), as Keras.
+        let step_masks: Option<Vec<Tensor>> = match mask {
+            None => None,
+            Some(m) => {
+                if m.shape() != [b, t] {
+                    return Err(shape_err(
+                        &who,
+                        format!(
+                            "the mask has shape {:?}; expected (batch, timesteps) = ({b}, {t})",
+                            m.shape()
+                        ),
+                    ));
+                }
+                let m = ops::expand_dims(m, &[2])?;
+                Some(ops::unstack(&m, Some(t), 1)?)
+            }
+        };
+        let mut prev_out = ops::zeros(&[b, u], Some(dt))?;
         let mut outputs = Vec::with_capacity(if self.return_sequences { t } else { 0 });
         for s in order {
             let xp: Vec<Tensor> = per_step.iter().map(|p| p[s].clone()).collect();
             let (hn, cn) = self.cell.step(&xp, &h, &c, &masks)?;
-            h = hn;
-            c = cn;
+            match &step_masks {
+                None => {
+                    h = hn;
+                    c = cn;
+                    prev_out = h.clone();
+                }
+                Some(ms) => {
+                    let m = &ms[s];
+                    let keep = if self.zero_output_for_mask {
+                        ops::zeros_like(&hn, None)?
+                    } else {
+                        prev_out.clone()
+                    };
+                    prev_out = ops::r#where(m, &hn, &keep)?;
+                    h = ops::r#where(m, &hn, &h)?;
+                    c = ops::r#where(m, &cn, &c)?;
+                }
+            }
             if self.return_sequences {
-                outputs.push(h.clone());
+                outputs.push(prev_out.clone());
             }
         }
         let out = if self.return_sequences {
             ops::stack(&outputs, 1)?
         } else {
-            h.clone()
+            prev_out
         };
         Ok(vec![out, h, c])
     }
@@ -734,13 +770,32 @@ impl Layer for LSTM {
                  call_multi / forward_multi / apply_multi",
             ));
         }
-        Ok(self.run(x, None, training)?.swap_remove(0))
+        Ok(self.run(x, None, None, training)?.swap_remove(0))
+    }
+
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        if self.return_state {
+            return self.call(x, training);
+        }
+        Ok(self.run(x, None, mask, training)?.swap_remove(0))
+    }
+
+    fn compute_mask(&self, _x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        Ok(if self.return_sequences {
+            mask.cloned()
+        } else {
+            None
+        })
     }
 
     fn call_multi(&self, xs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         let mut out = match xs {
-            [x] => self.run(x, None, training)?,
-            [x, h, c] => self.run(x, Some((h, c)), training)?,
+            [x] => self.run(x, None, None, training)?,
+            [x, h, c] => self.run(x, Some((h, c)), None, training)?,
             _ => {
                 return Err(arg_err(
                     &self.who(),

@@ -802,6 +802,8 @@ impl Graph {
     /// Runs the layer calls in order.
     fn run(&self, inputs: Vec<Tensor>, training: bool) -> Result<Vec<Tensor>> {
         let mut slots: Vec<Option<Tensor>> = vec![None; self.n_slots];
+        // Keras masks (e.g. from Embedding(mask_zero)), carried along single-input calls.
+        let mut masks: Vec<Option<Tensor>> = vec![None; self.n_slots];
         for ((slot, _, _), t) in self.inputs.iter().zip(inputs) {
             slots[*slot] = Some(t);
         }
@@ -820,7 +822,15 @@ impl Graph {
                 .collect::<Result<_>>()?;
             let layer = self.layers[step.layer].read();
             let xs = autocast(layer.base().dtype(), &xs)?;
-            let ys = layer.call_multi(&xs, training)?;
+            let mut out_mask = None;
+            let ys = match (xs.as_slice(), step.outputs.len()) {
+                ([x], 1) => {
+                    let m = masks[step.inputs[0]].clone();
+                    out_mask = layer.compute_mask(x, m.as_ref())?;
+                    vec![layer.call_masked(x, m.as_ref(), training)?]
+                }
+                _ => layer.call_multi(&xs, training)?,
+            };
             if ys.len() != step.outputs.len() {
                 return Err(arg_err(
                     &format!("layer '{}' ({})", layer.name(), layer.class_name()),
@@ -833,9 +843,13 @@ impl Graph {
             }
             for &f in &step.free {
                 slots[f] = None;
+                masks[f] = None;
             }
             for (&o, y) in step.outputs.iter().zip(ys) {
                 slots[o] = Some(y);
+            }
+            if let (Some(m), [o]) = (out_mask, step.outputs.as_slice()) {
+                masks[*o] = Some(m);
             }
         }
         self.outputs
@@ -1269,6 +1283,7 @@ impl Functional {
         let mut by_name: HashMap<String, SharedLayer> = HashMap::new();
         let mut pending: Vec<(String, SharedLayer, Vec<Value>)> = Vec::new();
         let mut produced: HashMap<(String, usize), Vec<KerasTensor>> = HashMap::new();
+        let mut raw_ops: Vec<String> = Vec::new();
         for e in entries {
             let lname = e
                 .get("name")
@@ -1295,12 +1310,12 @@ impl Functional {
                 .and_then(Value::as_str)
                 .is_some_and(|m| m.starts_with("keras.src.ops"))
             {
-                return Err(unsupported(
-                    &who,
-                    format!(
-                        "entry '{lname}' is a raw keras.ops call, which ceras cannot rebuild yet"
-                    ),
-                ));
+                // Raw keras.ops calls: Keras records mask computations this way
+                // (`not_equal(ids, 0)` passed as `mask=`); masks propagate by
+                // themselves in ceras, so such nodes are only an error when a
+                // layer takes their output as a real input.
+                raw_ops.push(lname);
+                continue;
             }
             let layer = match class {
                 "Functional" | "Model" => {
@@ -1342,6 +1357,12 @@ impl Functional {
                 while done[i] < nodes.len() {
                     let node = &nodes[done[i]];
                     let refs = node_tensors(&who, lname, node)?;
+                    if let Some((op, _, _)) = refs.iter().find(|(n, _, _)| raw_ops.contains(n)) {
+                        return Err(unsupported(
+                            &who,
+                            format!("layer '{lname}' takes the output of '{op}', a raw keras.ops call, which ceras cannot rebuild yet"),
+                        ));
+                    }
                     let inputs: Option<Vec<KerasTensor>> = refs
                         .iter()
                         .map(|(n, k, t)| {
@@ -1464,8 +1485,13 @@ fn node_tensors(who: &str, layer: &str, node: &Value) -> Result<Vec<(String, usi
             if let Some(a) = m.get("args") {
                 walk(a, &mut hist);
             }
-            if let Some(k) = m.get("kwargs") {
-                walk(k, &mut hist);
+            if let Some(Value::Object(k)) = m.get("kwargs") {
+                // `mask=` tensors are not inputs: masks propagate along the graph.
+                for (key, v) in k {
+                    if key != "mask" {
+                        walk(v, &mut hist);
+                    }
+                }
             }
         }
         // Keras 2: a list of [name, node, tensor, kwargs].

@@ -1796,8 +1796,11 @@ impl Model for Sequential {
             }
         }
         let mut h = x.clone();
+        let mut mask: Option<Tensor> = None;
         for l in &mut self.layers {
-            h = l.forward(&h, training)?;
+            let (y, m) = l.forward_masked(&h, mask.as_ref(), training)?;
+            h = y;
+            mask = m;
         }
         Ok(h)
     }

@@ -408,17 +408,13 @@ fn built_in(c: &Config) -> Result<Option<Box<dyn Layer>>> {
         "Embedding" => {
             no_quantization(c)?;
             no_activity_regularizer(c)?;
-            c.refuse_if(
-                "mask_zero",
-                c.bool("mask_zero")?.unwrap_or(false),
-                "masks are not propagated yet",
-            )?;
             let mut l = Embedding::new(
                 c.req("input_dim", c.usize("input_dim"))?,
                 c.req("output_dim", c.usize("output_dim"))?,
             );
             set!(l, c.initializer("embeddings_initializer")?, embeddings_initializer);
             set!(l, c.regularizer("embeddings_regularizer")?, embeddings_regularizer);
+            set!(l, c.bool("mask_zero")?, mask_zero);
             c.refuse_if(
                 "embeddings_constraint",
                 c.get("embeddings_constraint").is_some(),
