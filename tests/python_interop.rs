@@ -199,6 +199,25 @@ fn write_models(dir: &Path) -> usize {
     write_case(dir, "rnn_attention", &mut rnn, vec![x(&[3, 7, 5], 8)]);
     n += 1;
 
+    // A Sequential nested in a Functional model, and masks from an Embedding.
+    let ids = Input::new([6]).dtype(DType::I32).name("ids").tensor();
+    let e = Embedding::new(30, 5).mask_zero(true).apply(&ids).unwrap();
+    let h = LSTM::new(4).return_sequences(true).apply(&e).unwrap();
+    let pooled = GlobalAveragePooling1D::new().apply(&h).unwrap();
+    let head = Sequential::new()
+        .add(Dense::new(6).activation("relu"))
+        .add(Dense::new(2));
+    let o = head.into_layer().apply(&pooled).unwrap();
+    let mut nested = Functional::named("nested_masked", &ids, &o).unwrap();
+    let id_data: Vec<i32> = vec![4, 9, 0, 0, 0, 0, 0, 3, 8, 1, 2, 7, 5, 0, 6, 0, 12, 0];
+    write_case(
+        dir,
+        "nested_masked",
+        &mut nested,
+        vec![Tensor::from_vec(id_data, [3, 6]).unwrap()],
+    );
+    n += 1;
+
     // Keras-written files (tests/fixtures/keras/variants) that ceras loads:
     // ceras predicts, and Keras must agree on its own file.
     let variants = repo().join("tests/fixtures/keras/variants");

@@ -16,7 +16,7 @@
 //! assert_eq!(model.count_params(), 7 * 8 + 8 + 9);
 //! ```
 
-use super::{Data, Input, Model, ModelCore};
+use super::{Data, Input, Model, ModelCore, Sequential};
 use crate::error::{arg_err, shape_err, unsupported};
 use crate::layers::{autocast, fmt_shape, Layer, LayerBase, LayerRef};
 use crate::saving::serialize::short;
@@ -1322,14 +1322,7 @@ impl Functional {
                     let inner = Functional::from_config(e)?;
                     SharedLayer::new(inner.as_layer())
                 }
-                "Sequential" => {
-                    return Err(unsupported(
-                        &who,
-                        format!(
-                            "nested Sequential model '{lname}' (nest a Functional model instead)"
-                        ),
-                    ))
-                }
+                "Sequential" => SharedLayer::new(Sequential::from_config(e)?.into_layer()),
                 _ => SharedLayer::from_box(crate::saving::registry::layer_from_config(e)?),
             };
             let nodes = match e.get("inbound_nodes") {

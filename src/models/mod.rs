@@ -1919,12 +1919,7 @@ impl Sequential {
                     inp = inp.name(&t.name());
                     input = Some(inp);
                 }
-                "Sequential" => {
-                    return Err(crate::error::unsupported(
-                        who,
-                        "nested Sequential models (nest a Functional model instead)",
-                    ))
-                }
+                "Sequential" => layers.push(Box::new(Sequential::from_config(e)?.into_layer())),
                 "Functional" | "Model" => {
                     layers.push(Box::new(Functional::from_config(e)?.as_layer()));
                 }
@@ -1956,5 +1951,104 @@ impl Sequential {
             return Err(e.clone());
         }
         Ok(m)
+    }
+}
+
+// ------------------------------------------------------------------ Sequential as a layer
+
+/// A [`Sequential`] model used as a layer of another model
+/// ([`Sequential::into_layer`]); Keras's nested `Sequential`.
+pub struct SequentialLayer {
+    base: crate::layers::LayerBase,
+    inner: Sequential,
+}
+
+impl Sequential {
+    /// This model as a layer of another model (a nested `Sequential`), named
+    /// after the model.
+    pub fn into_layer(self) -> SequentialLayer {
+        let mut base = crate::layers::LayerBase::new("Sequential");
+        base.set_name(self.core.name());
+        if self.layers.iter().all(|l| l.built()) && !self.layers.is_empty() {
+            base.mark_built();
+        }
+        SequentialLayer { base, inner: self }
+    }
+}
+
+impl SequentialLayer {
+    /// The wrapped model.
+    pub fn model(&self) -> &Sequential {
+        &self.inner
+    }
+}
+
+impl Layer for SequentialLayer {
+    fn base(&self) -> &crate::layers::LayerBase {
+        &self.base
+    }
+    fn base_mut(&mut self) -> &mut crate::layers::LayerBase {
+        &mut self.base
+    }
+    fn class_name(&self) -> &'static str {
+        "Sequential"
+    }
+    fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
+        let mut shape = input_shape.to_vec();
+        for l in &mut self.inner.layers {
+            l.maybe_build(&shape)?;
+            shape = l.compute_output_shape(&shape)?;
+        }
+        Ok(())
+    }
+    fn call(&self, x: &Tensor, training: bool) -> Result<Tensor> {
+        self.call_masked(x, None, training)
+    }
+    fn supports_masking(&self) -> bool {
+        true
+    }
+    fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        let mut h = x.clone();
+        let mut m = mask.cloned();
+        for l in &self.inner.layers {
+            let dt = l.base().dtype();
+            if h.dtype().is_float() && h.dtype() != dt {
+                h = ops::cast(&h, dt)?;
+            }
+            let y = l.call_masked(&h, m.as_ref(), training)?;
+            m = l.compute_mask(&h, m.as_ref())?;
+            h = y;
+        }
+        Ok(h)
+    }
+    fn compute_mask(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        let mut h = x.clone();
+        let mut m = mask.cloned();
+        for l in &self.inner.layers {
+            let y = l.call_masked(&h, m.as_ref(), false)?;
+            m = l.compute_mask(&h, m.as_ref())?;
+            h = y;
+        }
+        Ok(m)
+    }
+    fn sublayers(&self) -> Vec<LayerRef<'_>> {
+        self.inner.layers.iter().map(|l| l.into()).collect()
+    }
+    fn sublayers_mut(&mut self) -> Vec<&mut dyn Layer> {
+        self.inner
+            .layers
+            .iter_mut()
+            .map(|l| &mut **l as &mut dyn Layer)
+            .collect()
+    }
+    fn compute_output_shape(&self, input_shape: &[Option<usize>]) -> Result<PartialShape> {
+        let mut shape = input_shape.to_vec();
+        for l in &self.inner.layers {
+            shape = l.compute_output_shape(&shape)?;
+        }
+        Ok(shape)
+    }
+    fn model_config(&self) -> Result<Option<serde_json::Value>> {
+        self.inner.to_config().map(Some)
     }
 }
