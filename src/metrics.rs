@@ -467,3 +467,153 @@ impl Metric {
         self.result_tensor()?.item_f64()
     }
 }
+
+/// A metric given to `compile`: a Keras name (`"accuracy"`, resolved from the
+/// shapes at the first step) or a typed metric such as
+/// `Metric::new(Kind::Auc { .. }, "auc_pr")` (its kind and name are used; each
+/// output gets its own state).
+///
+/// ```
+/// use ceras::metrics::{Kind, Metric, MetricSpec};
+/// let by_name: MetricSpec = "mae".into();
+/// let typed: MetricSpec = Metric::new(Kind::TopKCategoricalAccuracy(3), "top3").unwrap().into();
+/// assert_eq!(by_name.name(), "mae");
+/// assert_eq!(typed.name(), "top3");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricSpec {
+    /// A Keras metric name.
+    Name(String),
+    /// A metric kind with its name (the log key).
+    Typed(Kind, String),
+}
+
+impl MetricSpec {
+    /// The name (log key before output prefixes).
+    pub fn name(&self) -> &str {
+        match self {
+            MetricSpec::Name(n) | MetricSpec::Typed(_, n) => n,
+        }
+    }
+
+    /// As Keras writes it in `compile_config`: a name, or a metric envelope.
+    pub fn to_config(&self) -> serde_json::Value {
+        use serde_json::json;
+        let MetricSpec::Typed(kind, name) = self else {
+            return json!(self.name());
+        };
+        let (class, extra) = match kind {
+            Kind::Mean => ("Mean", json!({})),
+            Kind::Accuracy => ("Accuracy", json!({})),
+            Kind::BinaryAccuracy(t) => ("BinaryAccuracy", json!({ "threshold": t })),
+            Kind::CategoricalAccuracy => ("CategoricalAccuracy", json!({})),
+            Kind::SparseCategoricalAccuracy => ("SparseCategoricalAccuracy", json!({})),
+            Kind::TopKCategoricalAccuracy(k) => ("TopKCategoricalAccuracy", json!({ "k": k })),
+            Kind::SparseTopKCategoricalAccuracy(k) => {
+                ("SparseTopKCategoricalAccuracy", json!({ "k": k }))
+            }
+            Kind::MeanSquaredError => ("MeanSquaredError", json!({})),
+            Kind::MeanAbsoluteError => ("MeanAbsoluteError", json!({})),
+            Kind::LossMetric(n) => return json!(n),
+            Kind::Precision(t) => ("Precision", json!({ "thresholds": t })),
+            Kind::Recall(t) => ("Recall", json!({ "thresholds": t })),
+            Kind::Auc {
+                num_thresholds,
+                pr,
+                from_logits,
+            } => (
+                "AUC",
+                json!({"num_thresholds": num_thresholds, "curve": if *pr { "PR" } else { "ROC" },
+                       "from_logits": from_logits}),
+            ),
+        };
+        let mut cfg = json!({"name": name, "dtype": "float32"});
+        if let (Some(m), serde_json::Value::Object(e)) = (cfg.as_object_mut(), extra) {
+            m.extend(e);
+        }
+        crate::saving::serialize::envelope("keras.metrics", class, cfg)
+    }
+
+    /// Reads a metric from a name or a Keras envelope (`{"class_name": "AUC",
+    /// "config": {"name": "auc_pr", "curve": "PR"}}`).
+    pub fn from_config(v: &serde_json::Value) -> Result<MetricSpec> {
+        const WHO: &str = "metrics.deserialize";
+        let (class, cfg) = crate::saving::serialize::class_and_config(WHO, v)?;
+        let Some(cfg) = cfg else {
+            return Ok(MetricSpec::Name(class));
+        };
+        let name = cfg
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| crate::layers::snake_case(&class));
+        let f = |k: &str, d: f64| cfg.get(k).and_then(|x| x.as_f64()).unwrap_or(d);
+        let k = |d: usize| {
+            cfg.get("k")
+                .and_then(|x| x.as_u64())
+                .map_or(d, |x| x as usize)
+        };
+        let kind = match class.as_str() {
+            "Mean" => Kind::Mean,
+            "Accuracy" => Kind::Accuracy,
+            "BinaryAccuracy" => Kind::BinaryAccuracy(f("threshold", 0.5)),
+            "CategoricalAccuracy" => Kind::CategoricalAccuracy,
+            "SparseCategoricalAccuracy" => Kind::SparseCategoricalAccuracy,
+            "TopKCategoricalAccuracy" => Kind::TopKCategoricalAccuracy(k(5)),
+            "SparseTopKCategoricalAccuracy" => Kind::SparseTopKCategoricalAccuracy(k(5)),
+            "MeanSquaredError" => Kind::MeanSquaredError,
+            "MeanAbsoluteError" => Kind::MeanAbsoluteError,
+            "Precision" => Kind::Precision(f("thresholds", 0.5)),
+            "Recall" => Kind::Recall(f("thresholds", 0.5)),
+            "AUC" => Kind::Auc {
+                num_thresholds: cfg
+                    .get("num_thresholds")
+                    .and_then(|x| x.as_u64())
+                    .map_or(200, |x| x as usize),
+                pr: cfg.get("curve").and_then(|x| x.as_str()) == Some("PR"),
+                from_logits: cfg
+                    .get("from_logits")
+                    .and_then(|x| x.as_bool())
+                    .unwrap_or(false),
+            },
+            _ => {
+                return Err(crate::error::unsupported(
+                    WHO,
+                    format!("metric class '{class}'"),
+                ))
+            }
+        };
+        Ok(MetricSpec::Typed(kind, name))
+    }
+}
+
+impl From<&str> for MetricSpec {
+    fn from(s: &str) -> Self {
+        MetricSpec::Name(s.to_string())
+    }
+}
+impl From<&&str> for MetricSpec {
+    fn from(s: &&str) -> Self {
+        MetricSpec::Name(s.to_string())
+    }
+}
+impl From<String> for MetricSpec {
+    fn from(s: String) -> Self {
+        MetricSpec::Name(s)
+    }
+}
+impl From<&String> for MetricSpec {
+    fn from(s: &String) -> Self {
+        MetricSpec::Name(s.clone())
+    }
+}
+impl From<Metric> for MetricSpec {
+    fn from(m: Metric) -> Self {
+        MetricSpec::Typed(m.kind.clone(), m.name.clone())
+    }
+}
+impl From<&Metric> for MetricSpec {
+    fn from(m: &Metric) -> Self {
+        MetricSpec::Typed(m.kind.clone(), m.name.clone())
+    }
+}

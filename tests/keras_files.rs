@@ -467,3 +467,45 @@ fn masks_from_embedding_reach_lstm_and_pooling_as_in_keras() {
     assert_ne!(a[..2], b[..2], "row 0 has padding");
     assert_eq!(a[6..], b[6..], "row 3 has none");
 }
+
+#[test]
+fn typed_metrics_compile_save_and_reload() {
+    use ceras::metrics::{Kind, Metric, MetricSpec};
+    let mut m = Sequential::new()
+        .add(Input::new([4]))
+        .add(layers::Dense::new(1).activation("sigmoid"));
+    let auc = Metric::new(
+        Kind::Auc {
+            num_thresholds: 50,
+            pr: true,
+            from_logits: false,
+        },
+        "auc_pr",
+    )
+    .unwrap();
+    m.compile_with(
+        ceras::models::Compile::new("adam")
+            .loss("binary_crossentropy")
+            .metrics([MetricSpec::from("mae"), auc.into()]),
+    )
+    .unwrap();
+    let x = ceras::random::uniform(&[16, 4], -1.0, 1.0, None, 3).unwrap();
+    let y = Tensor::from_vec((0..16).map(|i| (i % 2) as f32).collect::<Vec<_>>(), [16, 1]).unwrap();
+    let h = m
+        .fit(&x, &y)
+        .epochs(1)
+        .batch_size(8)
+        .verbose(0)
+        .run()
+        .unwrap();
+    assert!(
+        h.history.contains_key("auc_pr") && h.history.contains_key("mae"),
+        "{h:?}"
+    );
+    let p = tmp("typed").join("m.keras");
+    m.save(&p).unwrap();
+    let mut back = saving::load_model(&p).unwrap();
+    let logs = back.evaluate(&x, &y, 8, 0).unwrap();
+    let want = m.evaluate(&x, &y, 8, 0).unwrap();
+    assert_eq!(logs["auc_pr"], want["auc_pr"], "{logs:?}");
+}

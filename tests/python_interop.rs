@@ -73,10 +73,18 @@ fn write_models(dir: &Path) -> usize {
         .add(Dense::new(16).activation("relu"))
         .add(Dropout::new(0.2))
         .add(Dense::new(3).activation("softmax"));
-    mlp.compile(
-        ceras::optimizers::Adam::new(1e-2),
-        "sparse_categorical_crossentropy",
-        ["accuracy"],
+    mlp.compile_with(
+        ceras::models::Compile::new(ceras::optimizers::Adam::new(1e-2))
+            .loss("sparse_categorical_crossentropy")
+            .metrics([
+                ceras::metrics::MetricSpec::from("accuracy"),
+                ceras::metrics::Metric::new(
+                    ceras::metrics::Kind::SparseTopKCategoricalAccuracy(2),
+                    "top2",
+                )
+                .unwrap()
+                .into(),
+            ]),
     )
     .unwrap();
     let xt = x(&[64, 12], 1);

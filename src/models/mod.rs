@@ -30,7 +30,7 @@ use crate::callbacks::{Callback, Control, Logs};
 use crate::error::{arg_err, shape_err};
 use crate::layers::{fmt_shape, unique_name, Layer, LayerRef};
 use crate::losses::{Loss, LossFn};
-use crate::metrics::{Kind, Metric};
+use crate::metrics::{Kind, Metric, MetricSpec};
 use crate::optimizers::Optimizer;
 use crate::trace::PartialShape;
 use crate::{autodiff, ops, DType, Result, StatelessScope, Tensor, Variable};
@@ -151,8 +151,10 @@ impl ModelCore {
         }
         let loss = per(&c.spec.loss, &crate::saving::compile_config::loss_config)?;
         let weights = per(&c.spec.loss_weights, &|w| Ok(json!(w)))?;
-        let metrics = per(&c.spec.metrics, &|m| Ok(json!(m)))?;
-        let weighted = per(&c.spec.weighted_metrics, &|m| Ok(json!(m)))?;
+        let list =
+            |m: &Vec<MetricSpec>| Ok(Value::Array(m.iter().map(MetricSpec::to_config).collect()));
+        let metrics = per(&c.spec.metrics, &list)?;
+        let weighted = per(&c.spec.weighted_metrics, &list)?;
         Ok(Some((&c.optimizer, loss, weights, metrics, weighted)))
     }
 }
@@ -227,12 +229,12 @@ pub struct Compile {
     optimizer: Result<Optimizer>,
     loss: PerOutput<Loss>,
     loss_weights: PerOutput<f64>,
-    metrics: PerOutput<Vec<String>>,
-    weighted_metrics: PerOutput<Vec<String>>,
+    metrics: PerOutput<Vec<MetricSpec>>,
+    weighted_metrics: PerOutput<Vec<MetricSpec>>,
 }
 
-fn names_of<S: AsRef<str>>(ms: impl IntoIterator<Item = S>) -> Vec<String> {
-    ms.into_iter().map(|s| s.as_ref().to_string()).collect()
+fn names_of<S: Into<MetricSpec>>(ms: impl IntoIterator<Item = S>) -> Vec<MetricSpec> {
+    ms.into_iter().map(Into::into).collect()
 }
 
 impl Compile {
@@ -272,12 +274,12 @@ impl Compile {
         self
     }
     /// Metric names. With several outputs, Keras's rule: one entry per output.
-    pub fn metrics<S: AsRef<str>>(mut self, metrics: impl IntoIterator<Item = S>) -> Self {
+    pub fn metrics<S: Into<MetricSpec>>(mut self, metrics: impl IntoIterator<Item = S>) -> Self {
         self.metrics = PerOutput::All(names_of(metrics));
         self
     }
     /// Metrics for each output, in output order.
-    pub fn metrics_per_output<S: AsRef<str>, I: IntoIterator<Item = S>>(
+    pub fn metrics_per_output<S: Into<MetricSpec>, I: IntoIterator<Item = S>>(
         mut self,
         metrics: impl IntoIterator<Item = I>,
     ) -> Self {
@@ -285,7 +287,7 @@ impl Compile {
         self
     }
     /// Metrics of the output named `output`.
-    pub fn metrics_for<S: AsRef<str>>(
+    pub fn metrics_for<S: Into<MetricSpec>>(
         mut self,
         output: &str,
         metrics: impl IntoIterator<Item = S>,
@@ -294,12 +296,15 @@ impl Compile {
         self
     }
     /// Metrics weighted by `sample_weight` / `class_weight` (plain `metrics` are not).
-    pub fn weighted_metrics<S: AsRef<str>>(mut self, metrics: impl IntoIterator<Item = S>) -> Self {
+    pub fn weighted_metrics<S: Into<MetricSpec>>(
+        mut self,
+        metrics: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.weighted_metrics = PerOutput::All(names_of(metrics));
         self
     }
     /// Weighted metrics of the output named `output`.
-    pub fn weighted_metrics_for<S: AsRef<str>>(
+    pub fn weighted_metrics_for<S: Into<MetricSpec>>(
         mut self,
         output: &str,
         metrics: impl IntoIterator<Item = S>,
@@ -313,9 +318,9 @@ impl Compile {
 fn resolve_metric_names(
     who: &str,
     what: &str,
-    spec: &PerOutput<Vec<String>>,
+    spec: &PerOutput<Vec<MetricSpec>>,
     names: &[String],
-) -> Result<Vec<Vec<String>>> {
+) -> Result<Vec<Vec<MetricSpec>>> {
     if let PerOutput::All(list) = spec {
         if names.len() > 1 && !list.is_empty() {
             if list.len() != names.len() {
@@ -487,7 +492,7 @@ pub trait Model: Send {
         O: IntoOptimizer,
         L: Into<Loss>,
         M: IntoIterator<Item = S>,
-        S: AsRef<str>,
+        S: Into<MetricSpec>,
     {
         self.compile_with(Compile::new(optimizer).loss(loss).metrics(metrics))
     }
@@ -507,14 +512,16 @@ pub trait Model: Send {
             PerOutput::Unset => {}
         }
         for spec in [&config.metrics, &config.weighted_metrics] {
-            let all: Vec<&String> = match spec {
+            let all: Vec<&MetricSpec> = match spec {
                 PerOutput::All(v) => v.iter().collect(),
                 PerOutput::List(v) => v.iter().flatten().collect(),
                 PerOutput::Named(v) => v.iter().flat_map(|(_, m)| m).collect(),
                 PerOutput::Unset => vec![],
             };
             for m in all {
-                Metric::get(m)?;
+                if let MetricSpec::Name(n) = m {
+                    Metric::get(n)?;
+                }
             }
         }
         self.core_mut().compiled = Some(Compiled {
@@ -599,16 +606,17 @@ pub trait Model: Send {
         let multi = names.len() > 1;
         let targets = bind_targets(&name, y, &names)?;
         let preds = y_pred.tensors();
-        let make = |spec: &PerOutput<Vec<String>>, what: &str, weighted: bool| {
+        let make = |spec: &PerOutput<Vec<MetricSpec>>, what: &str, weighted: bool| {
             let lists = resolve_metric_names(&name, what, spec, &names)?;
             let mut out = Vec::new();
             for (i, list) in lists.iter().enumerate() {
                 let mut ms = Vec::new();
-                for m in list {
+                for spec in list {
+                    let m = spec.name();
                     let base = if weighted && !multi {
                         format!("weighted_{m}")
                     } else {
-                        m.clone()
+                        m.to_string()
                     };
                     let log = if multi {
                         format!("{}_{base}", names[i])
@@ -616,7 +624,10 @@ pub trait Model: Send {
                         base
                     };
                     let yt = targets[i].clone().unwrap_or_else(|| preds[i].clone());
-                    ms.push(resolve_metric(m, &log, &yt, preds[i])?);
+                    ms.push(match spec {
+                        MetricSpec::Name(m) => resolve_metric(m, &log, &yt, preds[i])?,
+                        MetricSpec::Typed(kind, _) => Metric::new(kind.clone(), &log)?,
+                    });
                 }
                 out.push(ms);
             }

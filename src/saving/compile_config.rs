@@ -5,6 +5,7 @@
 use super::serialize::{class_and_config, envelope};
 use crate::error::{arg_err, unsupported};
 use crate::losses::{Loss, LossFn, Reduction};
+use crate::metrics::MetricSpec;
 use crate::models::{Compile, Model};
 use crate::optimizers::Optimizer;
 use crate::Result;
@@ -131,22 +132,11 @@ pub fn loss_from_config(v: &Value) -> Result<Loss> {
     Ok(loss.with_reduction(red))
 }
 
-/// A metric's name from a string or a Keras envelope (`SparseCategoricalAccuracy`
-/// → `sparse_categorical_accuracy`; the envelope's `name` is kept when it is a
-/// known metric name).
-fn metric_name(v: &Value) -> Result<String> {
-    let (class, cfg) = class_and_config("metrics.deserialize", v)?;
-    if cfg.is_none() {
-        return Ok(class);
-    }
-    Ok(crate::layers::snake_case(&class))
-}
-
-fn metric_list(v: &Value) -> Result<Vec<String>> {
+fn metric_list(v: &Value) -> Result<Vec<MetricSpec>> {
     match v {
-        Value::Array(a) => a.iter().map(metric_name).collect(),
+        Value::Array(a) => a.iter().map(MetricSpec::from_config).collect(),
         Value::Null => Ok(Vec::new()),
-        other => Ok(vec![metric_name(other)?]),
+        other => Ok(vec![MetricSpec::from_config(other)?]),
     }
 }
 
@@ -223,7 +213,7 @@ pub fn compile_from_config<M: Model + ?Sized>(model: &mut M, cc: &Value) -> Resu
                 if weighted {
                     return Err(unsupported(WHO, "per-output lists of weighted_metrics"));
                 }
-                let per: Vec<Vec<String>> = a.iter().map(metric_list).collect::<Result<_>>()?;
+                let per: Vec<Vec<MetricSpec>> = a.iter().map(metric_list).collect::<Result<_>>()?;
                 c = c.metrics_per_output(per);
             }
             Some(v) => {

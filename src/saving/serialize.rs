@@ -104,9 +104,12 @@ pub fn initializer(i: &Initializer) -> Value {
             distribution,
             seed,
         } => {
+            // Keras 3.15 writes `input_axes` / `output_axes` (null: the default fans).
             if class == "VarianceScaling" {
                 json!({
                     "seed": seed,
+                    "input_axes": null,
+                    "output_axes": null,
                     "scale": scale,
                     "mode": match mode {
                         FanMode::FanIn => "fan_in",
@@ -120,7 +123,7 @@ pub fn initializer(i: &Initializer) -> Value {
                     },
                 })
             } else {
-                json!({ "seed": seed })
+                json!({"seed": seed, "input_axes": null, "output_axes": null})
             }
         }
         Initializer::Identity(g) => json!({ "gain": g }),
