@@ -263,26 +263,6 @@ fn convert(input: &Path, output: &Path) -> Result<(), CliError> {
     }
 }
 
-fn walk(g: &h5::Group, path: &str, out: &mut Vec<(String, String, Vec<usize>)>) {
-    for (name, node) in &g.members {
-        let p = if path.is_empty() {
-            name.clone()
-        } else {
-            format!("{path}/{name}")
-        };
-        match node {
-            h5::Node::Group(sub) => walk(sub, &p, out),
-            h5::Node::Dataset(d) => {
-                let dtype = match (d.dtype, d.attrs.iter().any(|(k, _)| k == "dtype")) {
-                    (h5::Dtype::Opaque(2), true) => "bfloat16".to_string(),
-                    (t, _) => format!("{t:?}").to_lowercase(),
-                };
-                out.push((p, dtype, d.shape.clone()));
-            }
-        }
-    }
-}
-
 fn inspect(path: &Path) -> Result<(), CliError> {
     let ar = read_archive(path)?;
     let config: Value = saving::keras::parse_json(&ar.config)
@@ -323,8 +303,18 @@ fn inspect(path: &Path) -> Result<(), CliError> {
         }
         None => println!("compile: not compiled"),
     }
-    let mut vars = Vec::new();
-    walk(&tree, "", &mut vars);
+    let mut datasets = Vec::new();
+    safetensors::collect(&tree, "", &mut datasets);
+    let vars: Vec<(String, String, Vec<usize>)> = datasets
+        .into_iter()
+        .map(|(p, d)| {
+            let dtype = match (d.dtype, d.attrs.iter().any(|(k, _)| k == "dtype")) {
+                (h5::Dtype::Opaque(2), true) => "bfloat16".to_string(),
+                (t, _) => format!("{t:?}").to_lowercase(),
+            };
+            (p, dtype, d.shape.clone())
+        })
+        .collect();
     let (opt, model): (Vec<_>, Vec<_>) = vars
         .into_iter()
         .partition(|v| v.0.starts_with("optimizer/"));

@@ -53,7 +53,8 @@ fn h5_dtype(s: &str) -> Option<(h5::Dtype, bool)> {
     })
 }
 
-fn collect<'a>(g: &'a h5::Group, path: &str, out: &mut Vec<(String, &'a h5::Dataset)>) {
+/// Every dataset of the tree with its path (`layers/dense/vars/0`), in order.
+pub fn collect<'a>(g: &'a h5::Group, path: &str, out: &mut Vec<(String, &'a h5::Dataset)>) {
     for (name, node) in &g.members {
         let p = if path.is_empty() {
             name.clone()
