@@ -459,6 +459,21 @@ pub trait Layer: Send + Sync {
         self.call(x, training)
     }
 
+    /// [`Layer::call_masked`] and [`Layer::compute_mask`] in one pass (layers
+    /// whose mask needs their own computation, like a nested Sequential,
+    /// override it to run once).
+    fn call_and_mask(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        training: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        Ok((
+            self.call_masked(x, mask, training)?,
+            self.compute_mask(x, mask)?,
+        ))
+    }
+
     /// [`Layer::forward`] with a mask: returns the output and its mask.
     fn forward_masked(
         &mut self,
@@ -469,14 +484,10 @@ pub trait Layer: Send + Sync {
         let shape: PartialShape = x.shape().iter().map(|&d| Some(d)).collect();
         self.maybe_build(&shape)?;
         let dt = self.base().dtype();
-        let x = if x.dtype().is_float() && x.dtype() != dt {
-            crate::ops::cast(x, dt)?
-        } else {
-            x.clone()
-        };
-        let y = self.call_masked(&x, mask, training)?;
-        let m = self.compute_mask(&x, mask)?;
-        Ok((y, m))
+        if x.dtype().is_float() && x.dtype() != dt {
+            return self.call_and_mask(&crate::ops::cast(x, dt)?, mask, training);
+        }
+        self.call_and_mask(x, mask, training)
     }
 
     /// For a model nested as a layer: its full model envelope (Keras writes

@@ -825,9 +825,10 @@ impl Graph {
             let mut out_mask = None;
             let ys = match (xs.as_slice(), step.outputs.len()) {
                 ([x], 1) => {
-                    let m = masks[step.inputs[0]].clone();
-                    out_mask = layer.compute_mask(x, m.as_ref())?;
-                    vec![layer.call_masked(x, m.as_ref(), training)?]
+                    let (y, m) =
+                        layer.call_and_mask(x, masks[step.inputs[0]].as_ref(), training)?;
+                    out_mask = m;
+                    vec![y]
                 }
                 _ => layer.call_multi(&xs, training)?,
             };
@@ -1093,14 +1094,6 @@ impl Layer for FunctionalLayer {
 
 // ------------------------------------------------------------------ configs
 
-/// Layers whose call takes one list argument (`"args": [[t1, t2]]`).
-fn takes_list(class: &str) -> bool {
-    matches!(
-        class,
-        "Add" | "Subtract" | "Multiply" | "Average" | "Maximum" | "Minimum" | "Concatenate" | "Dot"
-    )
-}
-
 /// Layers whose call takes the tensors as separate positional arguments.
 fn takes_positional(class: &str) -> bool {
     matches!(
@@ -1153,9 +1146,9 @@ impl Graph {
                 })?;
                 tensors.push(keras_tensor(&shape, dt, (names[l].clone(), n, t)));
             }
-            let args = if takes_positional(class) || tensors.len() == 1 {
-                Value::Array(tensors)
-            } else if takes_list(class) || tensors.len() > 1 {
+            // Several tensors go in one list argument (merge layers, nested
+            // models) unless the layer takes them positionally.
+            let args = if tensors.len() > 1 && !takes_positional(class) {
                 json!([tensors])
             } else {
                 Value::Array(tensors)

@@ -2013,12 +2013,24 @@ impl Layer for SequentialLayer {
         Ok(())
     }
     fn call(&self, x: &Tensor, training: bool) -> Result<Tensor> {
-        self.call_masked(x, None, training)
+        Ok(self.call_and_mask(x, None, training)?.0)
     }
     fn supports_masking(&self) -> bool {
         true
     }
     fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        Ok(self.call_and_mask(x, mask, training)?.0)
+    }
+    fn compute_mask(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        Ok(self.call_and_mask(x, mask, false)?.1)
+    }
+    /// The layers in turn, each casting float inputs to its dtype, masks carried.
+    fn call_and_mask(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        training: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let mut h = x.clone();
         let mut m = mask.cloned();
         for l in &self.inner.layers {
@@ -2026,21 +2038,9 @@ impl Layer for SequentialLayer {
             if h.dtype().is_float() && h.dtype() != dt {
                 h = ops::cast(&h, dt)?;
             }
-            let y = l.call_masked(&h, m.as_ref(), training)?;
-            m = l.compute_mask(&h, m.as_ref())?;
-            h = y;
+            (h, m) = l.call_and_mask(&h, m.as_ref(), training)?;
         }
-        Ok(h)
-    }
-    fn compute_mask(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
-        let mut h = x.clone();
-        let mut m = mask.cloned();
-        for l in &self.inner.layers {
-            let y = l.call_masked(&h, m.as_ref(), false)?;
-            m = l.compute_mask(&h, m.as_ref())?;
-            h = y;
-        }
-        Ok(m)
+        Ok((h, m))
     }
     fn sublayers(&self) -> Vec<LayerRef<'_>> {
         self.inner.layers.iter().map(|l| l.into()).collect()

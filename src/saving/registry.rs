@@ -125,6 +125,16 @@ impl<'a> Config<'a> {
             .transpose()
     }
 
+    /// A non-negative 64-bit integer (seeds).
+    pub fn u64(&self, key: &str) -> Result<Option<u64>> {
+        self.get(key)
+            .map(|v| {
+                v.as_u64()
+                    .ok_or_else(|| self.err(key, "a non-negative integer"))
+            })
+            .transpose()
+    }
+
     /// An integer.
     pub fn i64(&self, key: &str) -> Result<Option<i64>> {
         self.get(key)
@@ -369,9 +379,7 @@ fn built_in(c: &Config) -> Result<Option<Box<dyn Layer>>> {
         )),
         "Dropout" => {
             let mut l = Dropout::new(c.req("rate", c.f64("rate"))?);
-            if let Some(s) = c.get("seed") {
-                l = l.seed(s.as_u64().ok_or_else(|| c.err("seed", "a non-negative integer"))?);
-            }
+            set!(l, c.u64("seed")?, seed);
             set!(l, c.shape("noise_shape")?, noise_shape);
             Box::new(l)
         }
@@ -546,9 +554,7 @@ fn built_in(c: &Config) -> Result<Option<Box<dyn Layer>>> {
             weight_args!(l, c, "bias", bias_initializer, bias_regularizer, bias_constraint);
             set!(l, c.f64("dropout")?, dropout);
             set!(l, c.f64("recurrent_dropout")?, recurrent_dropout);
-            if let Some(s) = c.get("seed") {
-                l = l.seed(s.as_u64().ok_or_else(|| c.err("seed", "a non-negative integer"))?);
-            }
+            set!(l, c.u64("seed")?, seed);
             set!(l, c.bool("return_sequences")?, return_sequences);
             set!(l, c.bool("return_state")?, return_state);
             set!(l, c.bool("go_backwards")?, go_backwards);
@@ -581,9 +587,7 @@ fn built_in(c: &Config) -> Result<Option<Box<dyn Layer>>> {
             }
             weight_args!(l, c, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint);
             weight_args!(l, c, "bias", bias_initializer, bias_regularizer, bias_constraint);
-            if let Some(s) = c.get("seed") {
-                l = l.seed(s.as_u64().ok_or_else(|| c.err("seed", "a non-negative integer"))?);
-            }
+            set!(l, c.u64("seed")?, seed);
             Box::new(l)
         }
         "Add" => Box::new(Add::new()),
