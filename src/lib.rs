@@ -36,6 +36,9 @@ pub use variable::{in_stateless_scope, StatelessScope, Variable};
 #[doc(hidden)]
 pub use ceras_cpu as _cpu_backend;
 
+#[cfg(feature = "torch")]
+pub mod torch;
+
 /// Makes sure the compiled-in backends are linked into the final binary (their
 /// `inventory` registrations live in their crates). Called implicitly by nothing:
 /// linking happens because this crate references them.
@@ -43,4 +46,6 @@ pub use ceras_cpu as _cpu_backend;
 pub fn link_backends() {
     #[cfg(feature = "cpu")]
     ceras_cpu::register();
+    #[cfg(feature = "torch")]
+    ceras_torch::register();
 }

@@ -232,6 +232,16 @@ impl LayerBase {
         self.dtype
     }
 
+    /// Tracks an existing variable as one of this layer's weights (for layers
+    /// that wrap weights made elsewhere, like [`crate::torch::TorchModuleWrapper`]).
+    /// Its path becomes `layer/name`.
+    pub fn track_weight(&mut self, v: Variable, trainable: bool) {
+        v.set_trainable(trainable && self.trainable.load(Ordering::Relaxed));
+        v.set_path(format!("{}/{}", self.name, v.name()));
+        self.weight_trainable.push(trainable);
+        self.weights.push(v);
+    }
+
     /// Creates a weight named `layer/name` and tracks it.
     pub fn add_weight(
         &mut self,

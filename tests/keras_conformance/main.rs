@@ -610,7 +610,11 @@ fn main() {
         println!("keras_conformance: no .jsonl files in {}", dir.display());
         std::process::exit(1);
     }
-    println!("keras_conformance: corpus {}", dir.display());
+    println!(
+        "keras_conformance: corpus {}, backend {}",
+        dir.display(),
+        ceras::backend::current().map_or("?", |b| b.name())
+    );
     files.sort();
 
     let mut stats: BTreeMap<String, OpStats> = BTreeMap::new();

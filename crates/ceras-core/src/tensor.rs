@@ -51,6 +51,18 @@ impl Tensor {
         }))
     }
 
+    /// A concrete tensor over a buffer of the process backend, for code that
+    /// bridges ceras and a backend's own tensors (`ceras::torch`). The buffer must
+    /// hold `shape` elements of `dtype`; backends check this when they read it.
+    pub fn from_buffer(buf: BufferRef, shape: impl Into<Shape>, dtype: DType) -> Tensor {
+        Tensor::from_parts(Spec::new(shape, dtype), false, Value::Concrete(buf))
+    }
+
+    /// The backend buffer of a concrete tensor (an error for a traced one).
+    pub fn backend_buffer(&self) -> Result<&BufferRef> {
+        self.buffer("backend_buffer")
+    }
+
     /// Builds a concrete tensor from host data.
     pub fn from_host(data: HostData, shape: impl Into<Shape>) -> Result<Tensor> {
         let shape = shape.into();
