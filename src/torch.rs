@@ -13,17 +13,16 @@
 //! Both need the process backend to be `torch` (`KERAS_BACKEND=torch`).
 //!
 //! ```no_run
-//! use ceras::layers::{Dense, Layer};
+//! use ceras::layers::Dense;
 //! use ceras::models::{Input, Model, Sequential};
 //! use ceras::torch::TorchModel;
 //! use tch::nn::{Module, OptimizerConfig};
 //!
 //! // KERAS_BACKEND=torch
 //! let model = Sequential::new()
-//!     .input(Input::new([4]))
+//!     .add(Input::new([4]))
 //!     .add(Dense::new(3).activation("relu"))
-//!     .add(Dense::new(1))
-//!     .build()?;
+//!     .add(Dense::new(1));
 //! let vs = tch::nn::VarStore::new(tch::Device::Cpu);
 //! let net = TorchModel::new(model, &vs.root())?;
 //! let mut opt = tch::nn::Adam::default().build(&vs, 1e-2).unwrap();
@@ -37,7 +36,8 @@ use crate::autodiff::{self, VjpFn};
 use crate::error::{arg_err, Error, Result};
 use crate::layers::{Layer, LayerBase};
 use crate::models::Model;
-use crate::{Tensor, Variable};
+use crate::trace::PartialShape;
+use crate::{DType, Tensor, Variable};
 use ceras_torch::{
     buffer_from_tensor, dtype_of, host_to_tensor, kind_of, tensor_of_buffer, tensor_to_host,
 };
@@ -156,11 +156,13 @@ impl<M: Model> TorchModel<M> {
     }
 }
 
-impl<M: Model> tch::nn::ModuleT for TorchModel<M> {
-    /// Panics when the model fails (tch's `ModuleT` cannot return an error); use
-    /// [`TorchModel::try_forward`] to get the error instead.
-    fn forward_t(&self, xs: &tch::Tensor, train: bool) -> tch::Tensor {
-        match self.try_forward(xs, train) {
+impl<M: Model> tch::nn::Module for TorchModel<M> {
+    /// The inference-mode forward pass (`tch`'s `ModuleT::forward_t` comes with
+    /// it; for a training-mode pass use [`TorchModel::try_forward`]). Panics when
+    /// the model fails (tch's `Module` cannot return an error); `try_forward`
+    /// returns the error instead.
+    fn forward(&self, xs: &tch::Tensor) -> tch::Tensor {
+        match self.try_forward(xs, false) {
             Ok(y) => y,
             Err(e) => panic!("ceras TorchModel forward failed: {e}"),
         }
@@ -178,7 +180,7 @@ impl<M: Model> tch::nn::ModuleT for TorchModel<M> {
 ///
 /// ```no_run
 /// use ceras::torch::TorchModuleWrapper;
-/// use ceras::models::{Compile, Input, Model, Sequential};
+/// use ceras::models::{Input, Model, Sequential};
 ///
 /// // KERAS_BACKEND=torch
 /// let vs = tch::nn::VarStore::new(tch::Device::Cpu);
@@ -187,10 +189,9 @@ impl<M: Model> tch::nn::ModuleT for TorchModel<M> {
 ///     .add_fn(|x| x.relu())
 ///     .add(tch::nn::linear(vs.root() / "l2", 8, 1, Default::default()));
 /// let mut model = Sequential::new()
-///     .input(Input::new([4]))
-///     .add(TorchModuleWrapper::new(net, &vs)?)
-///     .build()?;
-/// model.compile(Compile::new().optimizer("adam").loss("mse"))?;
+///     .add(Input::new([4]))
+///     .add(TorchModuleWrapper::new(net, &vs)?);
+/// model.compile("adam", "mse", Vec::<&str>::new())?;
 /// # Ok::<(), ceras::Error>(())
 /// ```
 pub struct TorchModuleWrapper {
@@ -203,6 +204,8 @@ pub struct TorchModuleWrapper {
 struct ModuleState {
     module: Box<dyn tch::nn::ModuleT>,
     params: Vec<tch::Tensor>,
+    /// Id of the ceras value last copied into each parameter.
+    synced: Vec<Option<u64>>,
 }
 
 impl TorchModuleWrapper {
@@ -217,7 +220,9 @@ impl TorchModuleWrapper {
         let mut vars = Vec::new();
         for (name, t) in named {
             let is_trainable = trainable.iter().any(|p| p.data_ptr() == t.data_ptr());
-            let v = Variable::new(from_tch(&t.detach())?, &tch_name(&name), is_trainable)?;
+            // A copy: ceras values are immutable, while the module's parameters are
+            // overwritten in place when the weights change.
+            let v = Variable::new(from_tch(&t.detach().copy())?, &tch_name(&name), is_trainable)?;
             base.track_weight(v.clone(), is_trainable);
             params.push(t);
             vars.push(v);
@@ -227,6 +232,7 @@ impl TorchModuleWrapper {
             base,
             state: Mutex::new(ModuleState {
                 module: Box::new(module),
+                synced: vec![None; params.len()],
                 params,
             }),
             vars,
@@ -263,15 +269,16 @@ impl Layer for TorchModuleWrapper {
         inputs.extend(self.vars.iter().map(|v| v.value()));
         let state = &self.state;
         let out = autodiff::custom_gradient(&inputs, move |xs| {
-            let guard = state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
             let params: Vec<tch::Tensor> = guard.params.iter().map(|p| p.shallow_clone()).collect();
             // The layer's weights are the truth: copy them into the module's
-            // parameters where an optimizer replaced them.
-            for (p, v) in params.iter().zip(&xs[1..]) {
-                let vt = to_tch(v)?;
-                if vt.data_ptr() != p.data_ptr() {
+            // parameters when they changed since the last call.
+            for (i, (p, v)) in params.iter().zip(&xs[1..]).enumerate() {
+                if guard.synced[i] != Some(v.id()) {
+                    let vt = to_tch(v)?;
                     let mut p = p.shallow_clone();
                     tch::no_grad(|| p.f_copy_(&vt)).map_err(e)?;
+                    guard.synced[i] = Some(v.id());
                 }
             }
             let xt = to_tch(&xs[0])?.detach();
@@ -319,6 +326,42 @@ impl Layer for TorchModuleWrapper {
         out.into_iter()
             .next()
             .ok_or_else(|| arg_err("TorchModuleWrapper", "the module returned no output"))
+    }
+
+    fn compute_output_shape(&self, input_shape: &[Option<usize>]) -> Result<PartialShape> {
+        let specs = self.compute_output_specs(&[(input_shape.to_vec(), self.base.dtype())])?;
+        Ok(specs.into_iter().next().map(|(s, _)| s).unwrap_or_default())
+    }
+
+    /// Runs the module once on zeros (unknown dimensions taken as 1, no gradient
+    /// recorded): a `tch` module cannot be evaluated abstractly.
+    fn compute_output_specs(&self, inputs: &[(PartialShape, DType)]) -> Result<Vec<(PartialShape, DType)>> {
+        let [(shape, dtype)] = inputs else {
+            return Err(arg_err(
+                "TorchModuleWrapper",
+                format!("expects a single input, got {}", inputs.len()),
+            ));
+        };
+        let kind = kind_of(*dtype).ok_or_else(|| {
+            arg_err("TorchModuleWrapper", format!("no tch kind for input dtype {dtype}"))
+        })?;
+        let dims: Vec<i64> = shape.iter().map(|d| d.unwrap_or(1) as i64).collect();
+        let guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let device = guard.params.first().map_or(tch::Device::Cpu, |p| p.device());
+        let y = tch::no_grad(|| {
+            let x = tch::Tensor::f_zeros(dims.as_slice(), (kind, device))?;
+            Ok::<_, tch::TchError>(guard.module.forward_t(&x, false))
+        })
+        .map_err(|e| Error::Backend(format!("TorchModuleWrapper: libtorch: {e}")))?;
+        let out_dtype = dtype_of(y.kind()).ok_or_else(|| {
+            arg_err("TorchModuleWrapper", format!("module output kind {:?} has no ceras dtype", y.kind()))
+        })?;
+        let mut out: PartialShape = y.size().iter().map(|&d| Some(d as usize)).collect();
+        // An unknown batch dimension stays unknown.
+        if shape.first() == Some(&None) && !out.is_empty() {
+            out[0] = None;
+        }
+        Ok(vec![(out, out_dtype)])
     }
 
     fn get_config(&self) -> serde_json::Value {

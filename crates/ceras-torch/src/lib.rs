@@ -668,7 +668,12 @@ fn unary(u: UnaryOp, x: &Tensor, d: DType) -> TResult<Tensor> {
         Erf => x.f_erf(),
         Erfinv => x.f_erfinv(),
         Lgamma => x.f_lgamma(),
-        Digamma => x.f_digamma(),
+        // XLA (and so Keras on JAX, and the cpu backend) gives NaN at the poles
+        // 0, -1, -2, ...; libtorch gives -inf at 0.
+        Digamma => {
+            let pole = x.f_le(0.0)?.f_logical_and(&x.f_eq_tensor(&x.f_floor()?)?)?;
+            x.f_digamma()?.f_masked_fill(&pole, f64::NAN)
+        }
         Logistic => x.f_sigmoid(),
         IsNan => x.f_isnan(),
         IsInf => x.f_isinf(),
@@ -1008,16 +1013,17 @@ fn scatter(
         ScatterMode::Add => x.f_index_add(ax, &i, &u),
         ScatterMode::Set => {
             // With duplicate indices the last update wins: keep only the last
-            // occurrence of each index.
+            // occurrence of each index (the end of each run of a stable sort).
             let k = i.size()[0];
-            let pos = Tensor::f_arange(k, (Kind::Int64, x.device()))?;
-            let last = Tensor::f_full([n], -1i64, (Kind::Int64, x.device()))?
-                .f_index_reduce(0, &i, &pos, "amax", true)?;
-            let keep = last
-                .f_index_select(0, &i)?
-                .f_eq_tensor(&pos)?
-                .f_nonzero()?
-                .f_reshape([-1])?;
+            if k == 0 {
+                return Ok(x.shallow_clone());
+            }
+            let (sorted, perm) = i.f_sort_stable(true, 0, false)?;
+            let next_differs = sorted
+                .f_slice(0, 0, k - 1, 1)?
+                .f_ne_tensor(&sorted.f_slice(0, 1, k, 1)?)?;
+            let is_last = Tensor::f_cat(&[next_differs, Tensor::f_ones([1], (Kind::Bool, x.device()))?], 0)?;
+            let keep = perm.f_masked_select(&is_last)?;
             let (i, u) = (i.f_index_select(0, &keep)?, u.f_index_select(ax, &keep)?);
             x.f_index_copy(ax, &i, &u)
         }
@@ -1050,8 +1056,10 @@ fn dot_general(
     );
     let perm_a: Vec<i64> = lb.iter().chain(&lf).chain(lc).map(|&d| d as i64).collect();
     let perm_b: Vec<i64> = rb.iter().chain(rc).chain(&rf).map(|&d| d as i64).collect();
-    let a3 = a.f_permute(perm_a)?.f_reshape([nb, m, k])?;
-    let b3 = b.f_permute(perm_b)?.f_reshape([nb, k, n])?;
+    // Contiguous operands: libtorch picks its GEMM path from the strides, and the
+    // same values must give the same bits whatever layout they arrived in.
+    let a3 = a.f_permute(perm_a)?.f_reshape([nb, m, k])?.f_contiguous()?;
+    let b3 = b.f_permute(perm_b)?.f_reshape([nb, k, n])?.f_contiguous()?;
     let r = if nb == 1 {
         a3.f_squeeze_dim(0)?.f_matmul(&b3.f_squeeze_dim(0)?)?
     } else {

@@ -1,0 +1,17 @@
+#!/bin/sh
+# The project's test command (README "Two commands", .ci/run).
+#
+# 1. Installs libtorch for the torch backend (once; tools/setup_torch.sh).
+# 2. Runs every test of the workspace, with the torch backend compiled in; the
+#    process backend is the default, cpu. Tests that compare backends
+#    (backend_conformance, torch_backend) run both in the same process.
+# 3. Runs every integration and unit test again with KERAS_BACKEND=torch: the Keras
+#    ops conformance cases, the layer / loss / optimizer / metric fixtures, the
+#    gradient checks, the .keras files and the Python Keras interop, on libtorch.
+set -eu
+cd "$(dirname "$0")/.."
+tools/setup_torch.sh >/dev/null
+echo "== cargo test --release --workspace --features torch (process backend: cpu)"
+cargo test --release --workspace --features torch
+echo "== KERAS_BACKEND=torch cargo test --release --features torch --tests"
+KERAS_BACKEND=torch cargo test --release --features torch --tests
