@@ -222,7 +222,11 @@ impl TorchModuleWrapper {
             let is_trainable = trainable.iter().any(|p| p.data_ptr() == t.data_ptr());
             // A copy: ceras values are immutable, while the module's parameters are
             // overwritten in place when the weights change.
-            let v = Variable::new(from_tch(&t.detach().copy())?, &tch_name(&name), is_trainable)?;
+            let v = Variable::new(
+                from_tch(&t.detach().copy())?,
+                &tch_name(&name),
+                is_trainable,
+            )?;
             base.track_weight(v.clone(), is_trainable);
             params.push(t);
             vars.push(v);
@@ -335,7 +339,10 @@ impl Layer for TorchModuleWrapper {
 
     /// Runs the module once on zeros (unknown dimensions taken as 1, no gradient
     /// recorded): a `tch` module cannot be evaluated abstractly.
-    fn compute_output_specs(&self, inputs: &[(PartialShape, DType)]) -> Result<Vec<(PartialShape, DType)>> {
+    fn compute_output_specs(
+        &self,
+        inputs: &[(PartialShape, DType)],
+    ) -> Result<Vec<(PartialShape, DType)>> {
         let [(shape, dtype)] = inputs else {
             return Err(arg_err(
                 "TorchModuleWrapper",
@@ -343,18 +350,27 @@ impl Layer for TorchModuleWrapper {
             ));
         };
         let kind = kind_of(*dtype).ok_or_else(|| {
-            arg_err("TorchModuleWrapper", format!("no tch kind for input dtype {dtype}"))
+            arg_err(
+                "TorchModuleWrapper",
+                format!("no tch kind for input dtype {dtype}"),
+            )
         })?;
         let dims: Vec<i64> = shape.iter().map(|d| d.unwrap_or(1) as i64).collect();
         let guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let device = guard.params.first().map_or(tch::Device::Cpu, |p| p.device());
+        let device = guard
+            .params
+            .first()
+            .map_or(tch::Device::Cpu, |p| p.device());
         let y = tch::no_grad(|| {
             let x = tch::Tensor::f_zeros(dims.as_slice(), (kind, device))?;
             Ok::<_, tch::TchError>(guard.module.forward_t(&x, false))
         })
         .map_err(|e| Error::Backend(format!("TorchModuleWrapper: libtorch: {e}")))?;
         let out_dtype = dtype_of(y.kind()).ok_or_else(|| {
-            arg_err("TorchModuleWrapper", format!("module output kind {:?} has no ceras dtype", y.kind()))
+            arg_err(
+                "TorchModuleWrapper",
+                format!("module output kind {:?} has no ceras dtype", y.kind()),
+            )
         })?;
         let mut out: PartialShape = y.size().iter().map(|&d| Some(d as usize)).collect();
         // An unknown batch dimension stays unknown.

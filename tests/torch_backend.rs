@@ -24,7 +24,11 @@ const EXCEPTIONS: &[(&str, f64, &str)] = &[
     // relatively without bound (digamma(-0.5): 1.6e-6 relative, 6e-8 absolute):
     // these are measured against max(|result|, 1).
     ("lgamma", 1e-6, "relative to max(|y|, 1): zeros at 1 and 2"),
-    ("digamma", 1e-6, "relative to max(|y|, 1): a zero in every (-n-1, -n) and at 1.4616"),
+    (
+        "digamma",
+        1e-6,
+        "relative to max(|y|, 1): a zero in every (-n-1, -n) and at 1.4616",
+    ),
 ];
 
 struct Pair {
@@ -76,7 +80,8 @@ fn same(a: &HostData, b: &HostData) -> bool {
         (Some(x), Some(y)) => {
             x.len() == y.len()
                 && x.iter().zip(&y).all(|(p, q)| {
-                    (p.is_nan() && q.is_nan()) || (p == q && p.is_sign_negative() == q.is_sign_negative())
+                    (p.is_nan() && q.is_nan())
+                        || (p == q && p.is_sign_negative() == q.is_sign_negative())
                 })
         }
         _ => a == b,
@@ -86,7 +91,10 @@ fn same(a: &HostData, b: &HostData) -> bool {
 fn abs_inputs(ins: &[In]) -> Vec<In> {
     ins.iter()
         .map(|(d, s)| match d {
-            HostData::F32(v) => (HostData::F32(v.iter().map(|x| x.abs()).collect()), s.clone()),
+            HostData::F32(v) => (
+                HostData::F32(v.iter().map(|x| x.abs()).collect()),
+                s.clone(),
+            ),
             other => (other.clone(), s.clone()),
         })
         .collect()
@@ -151,7 +159,9 @@ impl Pair {
 
 /// Deterministic pseudo-random floats in [lo, hi).
 fn rand(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             s = s
@@ -257,16 +267,39 @@ fn binary_compare_select_agree() {
         ];
         pair.check(&format!("{op:?} int32"), Prim::Binary(op), &ins, false);
         let ins = [
-            (HostData::U32(ia.iter().map(|&x| x as u32).collect()), vec![64]),
-            (HostData::U32(ib.iter().map(|&x| x as u32).collect()), vec![64]),
+            (
+                HostData::U32(ia.iter().map(|&x| x as u32).collect()),
+                vec![64],
+            ),
+            (
+                HostData::U32(ib.iter().map(|&x| x as u32).collect()),
+                vec![64],
+            ),
         ];
         pair.check(&format!("{op:?} uint32"), Prim::Binary(op), &ins, false);
     }
-    let bools = |k: usize| (HostData::Bool((0..16).map(|i| (i >> k) & 1 == 1).collect()), vec![16]);
+    let bools = |k: usize| {
+        (
+            HostData::Bool((0..16).map(|i| (i >> k) & 1 == 1).collect()),
+            vec![16],
+        )
+    };
     for op in [Add, Mul, Max, Min, And, Or, Xor] {
-        pair.check(&format!("{op:?} bool"), Prim::Binary(op), &[bools(0), bools(1)], false);
+        pair.check(
+            &format!("{op:?} bool"),
+            Prim::Binary(op),
+            &[bools(0), bools(1)],
+            false,
+        );
     }
-    for op in [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge] {
+    for op in [
+        CmpOp::Eq,
+        CmpOp::Ne,
+        CmpOp::Lt,
+        CmpOp::Le,
+        CmpOp::Gt,
+        CmpOp::Ge,
+    ] {
         let a = f32s(&s, 5, -2.0, 2.0);
         let mut b = f32s(&s, 6, -2.0, 2.0);
         if let (HostData::F32(av), HostData::F32(bv)) = (&a.0, &mut b.0) {
@@ -275,22 +308,41 @@ fn binary_compare_select_agree() {
         }
         pair.check("compare", Prim::Compare(op), &[a, b], false);
     }
-    let pred = (HostData::Bool((0..231).map(|i| i % 3 == 0).collect()), s.to_vec());
-    pair.check("select", Prim::Select, &[pred, f32s(&s, 7, -1.0, 1.0), f32s(&s, 8, -1.0, 1.0)], false);
+    let pred = (
+        HostData::Bool((0..231).map(|i| i % 3 == 0).collect()),
+        s.to_vec(),
+    );
+    pair.check(
+        "select",
+        Prim::Select,
+        &[pred, f32s(&s, 7, -1.0, 1.0), f32s(&s, 8, -1.0, 1.0)],
+        false,
+    );
     // Half precision computes in float32 and rounds once, as the cpu backend does.
     let h = |seed| {
         let v = rand(64, seed, -4.0, 4.0);
-        (HostData::F16(v.iter().map(|&x| half::f16::from_f32(x)).collect()), vec![64])
+        (
+            HostData::F16(v.iter().map(|&x| half::f16::from_f32(x)).collect()),
+            vec![64],
+        )
     };
     let bh = |seed| {
         let v = rand(64, seed, -4.0, 4.0);
-        (HostData::BF16(v.iter().map(|&x| half::bf16::from_f32(x)).collect()), vec![64])
+        (
+            HostData::BF16(v.iter().map(|&x| half::bf16::from_f32(x)).collect()),
+            vec![64],
+        )
     };
     for op in [Add, Mul, Div, Max] {
         pair.check("f16", Prim::Binary(op), &[h(1), h(2)], false);
         pair.check("bf16", Prim::Binary(op), &[bh(1), bh(2)], false);
     }
-    for op in [UnaryOp::Exp, UnaryOp::Tanh, UnaryOp::Logistic, UnaryOp::Sqrt] {
+    for op in [
+        UnaryOp::Exp,
+        UnaryOp::Tanh,
+        UnaryOp::Logistic,
+        UnaryOp::Sqrt,
+    ] {
         pair.check("f16 unary", Prim::Unary(op), &[h(3)], false);
         pair.check("bf16 unary", Prim::Unary(op), &[bh(3)], false);
     }
@@ -320,11 +372,28 @@ fn casts_agree_and_saturate() {
         DType::BF16,
         DType::F64,
     ] {
-        pair.check("cast", Prim::Cast(to), &[(HostData::F32(v.clone()), vec![40])], false);
+        pair.check(
+            "cast",
+            Prim::Cast(to),
+            &[(HostData::F32(v.clone()), vec![40])],
+            false,
+        );
     }
     let ints: Vec<i64> = vec![-1, 0, 1, 255, 256, -129, i64::MAX, i64::MIN];
-    for to in [DType::I8, DType::U8, DType::I32, DType::U32, DType::F32, DType::Bool] {
-        pair.check("cast int", Prim::Cast(to), &[(HostData::I64(ints.clone()), vec![8])], false);
+    for to in [
+        DType::I8,
+        DType::U8,
+        DType::I32,
+        DType::U32,
+        DType::F32,
+        DType::Bool,
+    ] {
+        pair.check(
+            "cast int",
+            Prim::Cast(to),
+            &[(HostData::I64(ints.clone()), vec![8])],
+            false,
+        );
     }
 }
 
@@ -334,10 +403,10 @@ fn layout_ops_agree() {
     let x = f32s(&[3, 4, 5], 11, -1.0, 1.0);
     let cases = vec![
         Prim::Broadcast {
-            shape: vec![2, 3, 4, 5].into(),
+            shape: vec![2, 3, 4, 5],
             dims: vec![1, 2, 3],
         },
-        Prim::Reshape(vec![12, 5].into()),
+        Prim::Reshape(vec![12, 5]),
         Prim::Transpose(vec![2, 0, 1]),
         Prim::Slice {
             start: vec![1, 0, 1],
@@ -430,7 +499,7 @@ fn layout_ops_agree() {
     pair.check(
         "iota",
         Prim::Iota {
-            shape: vec![3, 4].into(),
+            shape: vec![3, 4],
             dtype: DType::F32,
             dim: 1,
         },
@@ -440,7 +509,7 @@ fn layout_ops_agree() {
     pair.check(
         "iota uint32",
         Prim::Iota {
-            shape: vec![5].into(),
+            shape: vec![5],
             dtype: DType::U32,
             dim: 0,
         },
@@ -448,9 +517,17 @@ fn layout_ops_agree() {
         false,
     );
     // Bool reductions.
-    let b = (HostData::Bool((0..60).map(|i| i % 7 == 0).collect()), vec![3, 4, 5]);
+    let b = (
+        HostData::Bool((0..60).map(|i| i % 7 == 0).collect()),
+        vec![3, 4, 5],
+    );
     for op in [ReduceOp::Any, ReduceOp::All] {
-        pair.check("bool reduce", Prim::Reduce { op, axes: vec![2] }, std::slice::from_ref(&b), false);
+        pair.check(
+            "bool reduce",
+            Prim::Reduce { op, axes: vec![2] },
+            std::slice::from_ref(&b),
+            false,
+        );
     }
 }
 
@@ -466,16 +543,26 @@ fn dot_and_conv_agree() {
     pair.check(
         "dot_general",
         dot(2, 1),
-        &[f32s(&[4, 9, 33], 20, -1.0, 1.0), f32s(&[4, 33, 6], 21, -1.0, 1.0)],
+        &[
+            f32s(&[4, 9, 33], 20, -1.0, 1.0),
+            f32s(&[4, 33, 6], 21, -1.0, 1.0),
+        ],
         true,
     );
     pair.check(
         "dot_general transposed",
         dot(1, 2),
-        &[f32s(&[4, 33, 9], 22, -1.0, 1.0), f32s(&[4, 6, 33], 23, -1.0, 1.0)],
+        &[
+            f32s(&[4, 33, 9], 22, -1.0, 1.0),
+            f32s(&[4, 6, 33], 23, -1.0, 1.0),
+        ],
         true,
     );
-    let conv = |strides: Vec<usize>, padding: Vec<(i64, i64)>, lhs: Vec<usize>, rhs: Vec<usize>, groups| Prim::Conv {
+    let conv = |strides: Vec<usize>,
+                padding: Vec<(i64, i64)>,
+                lhs: Vec<usize>,
+                rhs: Vec<usize>,
+                groups| Prim::Conv {
         strides,
         padding,
         lhs_dilation: lhs,
@@ -488,7 +575,13 @@ fn dot_and_conv_agree() {
     for p in [
         conv(vec![1, 1], vec![(1, 1), (1, 1)], vec![1, 1], vec![1, 1], 2),
         conv(vec![2, 3], vec![(0, 2), (2, 1)], vec![1, 1], vec![1, 1], 2),
-        conv(vec![1, 1], vec![(-1, 2), (1, -1)], vec![1, 1], vec![2, 1], 2),
+        conv(
+            vec![1, 1],
+            vec![(-1, 2), (1, -1)],
+            vec![1, 1],
+            vec![2, 1],
+            2,
+        ),
         conv(vec![1, 1], vec![(2, 2), (2, 3)], vec![2, 3], vec![1, 1], 2),
     ] {
         pair.check("conv", p, &[x.clone(), w.clone()], true);
@@ -497,50 +590,92 @@ fn dot_and_conv_agree() {
     pair.check(
         "conv1d",
         conv(vec![2], vec![(2, 0)], vec![1], vec![1], 3),
-        &[f32s(&[2, 3, 17], 32, -1.0, 1.0), f32s(&[3, 1, 3], 33, -1.0, 1.0)],
+        &[
+            f32s(&[2, 3, 17], 32, -1.0, 1.0),
+            f32s(&[3, 1, 3], 33, -1.0, 1.0),
+        ],
         true,
     );
     // Integer convolution runs on the cpu kernels: identical.
-    let xi = (HostData::I32((0..2 * 3 * 8).map(|i| i % 5 - 2).collect()), vec![2, 3, 8]);
-    let wi = (HostData::I32((0..2 * 3 * 3).map(|i| i % 3 - 1).collect()), vec![2, 3, 3]);
-    pair.check("conv int", conv(vec![1], vec![(1, 1)], vec![1], vec![1], 1), &[xi, wi], false);
+    let xi = (
+        HostData::I32((0..2 * 3 * 8).map(|i| i % 5 - 2).collect()),
+        vec![2, 3, 8],
+    );
+    let wi = (
+        HostData::I32((0..2 * 3 * 3).map(|i| i % 3 - 1).collect()),
+        vec![2, 3, 3],
+    );
+    pair.check(
+        "conv int",
+        conv(vec![1], vec![(1, 1)], vec![1], vec![1], 1),
+        &[xi, wi],
+        false,
+    );
 }
 
 #[test]
 fn windows_and_indexing_agree() {
     let pair = Pair::new();
     let x = f32s(&[2, 3, 9, 8], 40, -1.0, 1.0);
-    let rw = |op, window: Vec<usize>, strides: Vec<usize>, padding: Vec<(usize, usize)>| Prim::ReduceWindow {
-        op,
-        window,
-        strides,
-        padding,
+    let rw = |op, window: Vec<usize>, strides: Vec<usize>, padding: Vec<(usize, usize)>| {
+        Prim::ReduceWindow {
+            op,
+            window,
+            strides,
+            padding,
+        }
     };
     // NCHW max pooling (libtorch's pooling kernel), and windows over every dim.
     for p in [
-        rw(WindowOp::Max, vec![1, 1, 2, 2], vec![1, 1, 2, 2], vec![(0, 0); 4]),
-        rw(WindowOp::Max, vec![1, 1, 3, 3], vec![1, 1, 2, 1], vec![(0, 0), (0, 0), (1, 1), (0, 2)]),
-        rw(WindowOp::Min, vec![1, 2, 3, 1], vec![1, 1, 2, 1], vec![(0, 0), (1, 0), (1, 1), (0, 0)]),
-        rw(WindowOp::Max, vec![2, 1, 1, 3], vec![1, 1, 1, 2], vec![(0, 0); 4]),
+        rw(
+            WindowOp::Max,
+            vec![1, 1, 2, 2],
+            vec![1, 1, 2, 2],
+            vec![(0, 0); 4],
+        ),
+        rw(
+            WindowOp::Max,
+            vec![1, 1, 3, 3],
+            vec![1, 1, 2, 1],
+            vec![(0, 0), (0, 0), (1, 1), (0, 2)],
+        ),
+        rw(
+            WindowOp::Min,
+            vec![1, 2, 3, 1],
+            vec![1, 1, 2, 1],
+            vec![(0, 0), (1, 0), (1, 1), (0, 0)],
+        ),
+        rw(
+            WindowOp::Max,
+            vec![2, 1, 1, 3],
+            vec![1, 1, 1, 2],
+            vec![(0, 0); 4],
+        ),
     ] {
         pair.check("reduce_window", p, std::slice::from_ref(&x), false);
     }
     pair.check(
         "reduce_window sum",
-        rw(WindowOp::Sum, vec![1, 1, 3, 2], vec![1, 1, 2, 2], vec![(0, 0), (0, 0), (1, 1), (0, 1)]),
+        rw(
+            WindowOp::Sum,
+            vec![1, 1, 3, 2],
+            vec![1, 1, 2, 2],
+            vec![(0, 0), (0, 0), (1, 1), (0, 1)],
+        ),
         std::slice::from_ref(&x),
         true,
     );
-    let sas = |window: Vec<usize>, strides: Vec<usize>, padding: Vec<(usize, usize)>, src: &[usize]| {
-        (
-            Prim::SelectAndScatterAdd {
-                window,
-                strides,
-                padding,
-            },
-            f32s(src, 41, -1.0, 1.0),
-        )
-    };
+    let sas =
+        |window: Vec<usize>, strides: Vec<usize>, padding: Vec<(usize, usize)>, src: &[usize]| {
+            (
+                Prim::SelectAndScatterAdd {
+                    window,
+                    strides,
+                    padding,
+                },
+                f32s(src, 41, -1.0, 1.0),
+            )
+        };
     // Ties: repeated values, where the first maximum must win.
     let mut xt = x.clone();
     if let HostData::F32(v) = &mut xt.0 {
@@ -551,18 +686,48 @@ fn windows_and_indexing_agree() {
         }
     }
     for (p, src) in [
-        sas(vec![1, 1, 2, 2], vec![1, 1, 2, 2], vec![(0, 0); 4], &[2, 3, 4, 4]),
-        sas(vec![1, 1, 3, 3], vec![1, 1, 2, 2], vec![(0, 0), (0, 0), (1, 1), (1, 1)], &[2, 3, 5, 4]),
-        sas(vec![1, 2, 2, 1], vec![1, 1, 2, 1], vec![(0, 0), (0, 0), (0, 1), (0, 0)], &[2, 2, 5, 8]),
+        sas(
+            vec![1, 1, 2, 2],
+            vec![1, 1, 2, 2],
+            vec![(0, 0); 4],
+            &[2, 3, 4, 4],
+        ),
+        sas(
+            vec![1, 1, 3, 3],
+            vec![1, 1, 2, 2],
+            vec![(0, 0), (0, 0), (1, 1), (1, 1)],
+            &[2, 3, 5, 4],
+        ),
+        sas(
+            vec![1, 2, 2, 1],
+            vec![1, 1, 2, 1],
+            vec![(0, 0), (0, 0), (0, 1), (0, 0)],
+            &[2, 2, 5, 8],
+        ),
     ] {
-        pair.check("select_and_scatter_add", p.clone(), &[x.clone(), src.clone()], false);
+        pair.check(
+            "select_and_scatter_add",
+            p.clone(),
+            &[x.clone(), src.clone()],
+            false,
+        );
         pair.check("select_and_scatter_add ties", p, &[xt.clone(), src], false);
     }
     // Gather with clamped indices; scatter with duplicates and out-of-range indices.
     let t = f32s(&[5, 4], 42, -1.0, 1.0);
     let idx = (HostData::I32(vec![0, 4, 7, -2, 2, 2]), vec![2, 3]);
-    pair.check("gather", Prim::Gather { axis: 0 }, &[t.clone(), idx.clone()], false);
-    pair.check("gather axis 1", Prim::Gather { axis: 1 }, &[t.clone(), idx.clone()], false);
+    pair.check(
+        "gather",
+        Prim::Gather { axis: 0 },
+        &[t.clone(), idx.clone()],
+        false,
+    );
+    pair.check(
+        "gather axis 1",
+        Prim::Gather { axis: 1 },
+        &[t.clone(), idx.clone()],
+        false,
+    );
     for mode in [ScatterMode::Add, ScatterMode::Set] {
         pair.check(
             "scatter",
@@ -571,4 +736,94 @@ fn windows_and_indexing_agree() {
             true,
         );
     }
+}
+
+#[test]
+fn fused_kernels_agree_with_the_decompositions() {
+    use ceras::backend::Fused;
+    use ceras::{ops, Tensor};
+    let pair = Pair::new();
+    // The reference: the primitive decompositions (fused kernels off for `ops`).
+    ceras::config::set_fused_kernels(false);
+    let t = |(d, s): In| Tensor::from_host(d, s).unwrap();
+    let fused = |op: Fused, ins: &[In], out: Spec| -> Vec<f32> {
+        let bufs: Vec<_> = ins
+            .iter()
+            .map(|(d, s)| pair.torch.from_host(d.clone(), s).unwrap())
+            .collect();
+        let ops: Vec<Operand> = ins
+            .iter()
+            .zip(&bufs)
+            .map(|((d, s), buf)| Operand {
+                buf,
+                shape: s,
+                dtype: d.dtype(),
+            })
+            .collect();
+        let r = pair
+            .torch
+            .fused(&op, &ops, std::slice::from_ref(&out))
+            .expect("torch has this fused kernel")
+            .unwrap();
+        match pair.torch.to_host(&r[0], &out.shape, out.dtype).unwrap() {
+            HostData::F32(v) => v,
+            other => panic!("{other:?}"),
+        }
+    };
+    let close = |name: &str, a: &[f32], b: &[f32], scale: f32| {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-6 * scale,
+                "{name} [{i}]: decomposition {x} fused {y}"
+            );
+        }
+    };
+    // Layer norm over the last two axes, with scale and offset: outputs are O(|gamma| * 4).
+    let x = f32s(&[3, 5, 4, 6], 50, -2.0, 3.0);
+    let g = f32s(&[4, 6], 51, 0.5, 1.5);
+    let b = f32s(&[4, 6], 52, -1.0, 1.0);
+    let want = ops::layer_normalization(
+        t(x.clone()),
+        Some(&t(g.clone())),
+        Some(&t(b.clone())),
+        &[-2, -1],
+        Some(1e-3),
+    )
+    .unwrap()
+    .to_vec::<f32>()
+    .unwrap();
+    let got = fused(
+        Fused::LayerNorm {
+            dims: 2,
+            epsilon: 1e-3,
+            gamma: true,
+            beta: true,
+        },
+        &[x.clone(), g, b],
+        Spec::new(vec![3, 5, 4, 6], DType::F32),
+    );
+    close("layer_norm", &want, &got, 6.0);
+    // Attention, plain and causal: outputs are convex combinations of v (|v| < 1).
+    let (q, k, v) = (
+        f32s(&[2, 7, 3, 8], 53, -1.0, 1.0),
+        f32s(&[2, 9, 3, 8], 54, -1.0, 1.0),
+        f32s(&[2, 9, 3, 5], 55, -1.0, 1.0),
+    );
+    for causal in [false, true] {
+        let opts = ops::AttentionOptions::new().is_causal(causal);
+        let want = ops::dot_product_attention(t(q.clone()), t(k.clone()), t(v.clone()), &opts)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        let got = fused(
+            Fused::Attention {
+                scale: 1.0 / 8f64.sqrt(),
+                causal,
+            },
+            &[q.clone(), k.clone(), v.clone()],
+            Spec::new(vec![2, 7, 3, 5], DType::F32),
+        );
+        close("attention", &want, &got, 1.0);
+    }
+    ceras::config::set_fused_kernels(true);
 }

@@ -370,6 +370,24 @@ impl Layer for LayerNormalization {
     }
 
     fn call(&self, x: &Tensor, _t: bool) -> Result<Tensor> {
+        // The backend's fused kernel, for inference over trailing axes.
+        let nd = x.ndim();
+        let k = self.resolved.len();
+        if k > 0
+            && self
+                .resolved
+                .iter()
+                .enumerate()
+                .all(|(i, &a)| a == nd - k + i)
+        {
+            let (g, b) = (
+                self.gamma.as_ref().map(|g| g.value()),
+                self.beta.as_ref().map(|b| b.value()),
+            );
+            if let Some(y) = ops::fused_layer_norm(x, g.as_ref(), b.as_ref(), k, self.epsilon)? {
+                return Ok(y);
+            }
+        }
         let axes: Vec<i64> = self.resolved.iter().map(|&a| a as i64).collect();
         // Parameters broadcast along the normalized axes only.
         let bshape: Vec<i64> = (0..x.ndim())

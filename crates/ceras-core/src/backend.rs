@@ -48,6 +48,26 @@ pub enum Fused {
         /// Axis.
         axis: usize,
     },
+    /// Layer normalization over the last `dims` dimensions: operands `x`, then
+    /// `gamma` and `beta` when present (each of the normalized shape).
+    LayerNorm {
+        /// How many trailing dimensions are normalized.
+        dims: usize,
+        /// Added to the variance.
+        epsilon: f64,
+        /// Whether a scale operand follows `x`.
+        gamma: bool,
+        /// Whether an offset operand follows.
+        beta: bool,
+    },
+    /// Scaled dot-product attention without mask or bias, operands `q, k, v` in
+    /// Keras's `(batch, seq, heads, head_dim)` layout with equal head counts.
+    Attention {
+        /// Logit scale.
+        scale: f64,
+        /// Lower-triangular (top-left aligned) mask.
+        causal: bool,
+    },
 }
 
 /// An execution engine for the primitives. Object-safe.

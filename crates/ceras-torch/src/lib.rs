@@ -18,7 +18,10 @@
 //! * **Half precision.** Element-wise ops, matrix products and convolutions on
 //!   `float16` / `bfloat16` compute in `float32` and round once, as the `cpu`
 //!   backend does.
-//! * **Fused paths.** softmax and log-softmax use libtorch's kernels.
+//! * **Fused paths.** In inference (no gradient tape, no trace) softmax,
+//!   log-softmax, layer normalization and scaled dot-product attention use
+//!   libtorch's kernels; convolutions (and the convolutions their gradients
+//!   lower to) are libtorch's convolution.
 //!
 //! The backend registers itself under the name `"torch"` (Keras alias `"pytorch"`);
 //! select it with `KERAS_BACKEND=torch` in a binary built with ceras's `torch`
@@ -1022,7 +1025,10 @@ fn scatter(
             let next_differs = sorted
                 .f_slice(0, 0, k - 1, 1)?
                 .f_ne_tensor(&sorted.f_slice(0, 1, k, 1)?)?;
-            let is_last = Tensor::f_cat(&[next_differs, Tensor::f_ones([1], (Kind::Bool, x.device()))?], 0)?;
+            let is_last = Tensor::f_cat(
+                &[next_differs, Tensor::f_ones([1], (Kind::Bool, x.device()))?],
+                0,
+            )?;
             let keep = perm.f_masked_select(&is_last)?;
             let (i, u) = (i.f_index_select(0, &keep)?, u.f_index_select(ax, &keep)?);
             x.f_index_copy(ax, &i, &u)
@@ -1234,28 +1240,97 @@ impl Backend for TorchBackend {
         &self,
         op: &Fused,
         inputs: &[Operand<'_>],
-        _outs: &[Spec],
+        outs: &[Spec],
     ) -> Option<Result<Vec<BufferRef>>> {
-        let (axis, log) = match op {
-            Fused::Softmax { axis } => (*axis, false),
-            Fused::LogSoftmax { axis } => (*axis, true),
-        };
-        let x = inputs.first()?;
-        if !matches!(x.dtype, DType::F32 | DType::F64) || axis >= x.shape.len() {
+        if inputs
+            .iter()
+            .any(|x| !matches!(x.dtype, DType::F32 | DType::F64))
+        {
             return None;
         }
-        let t = match self.operand("softmax", x) {
-            Ok(t) => t,
+        let xs: Vec<Tensor> = match inputs.iter().map(|x| self.operand("fused", x)).collect() {
+            Ok(v) => v,
             Err(e) => return Some(Err(e)),
         };
-        let r = if log {
-            t.f_log_softmax(axis as i64, None::<Kind>)
-        } else {
-            t.f_softmax(axis as i64, None::<Kind>)
+        let (name, r) = match op {
+            Fused::Softmax { axis } | Fused::LogSoftmax { axis } => {
+                if *axis >= inputs[0].shape.len() {
+                    return None;
+                }
+                let r = if matches!(op, Fused::LogSoftmax { .. }) {
+                    xs[0].f_log_softmax(*axis as i64, None::<Kind>)
+                } else {
+                    xs[0].f_softmax(*axis as i64, None::<Kind>)
+                };
+                ("softmax", r)
+            }
+            Fused::LayerNorm {
+                dims,
+                epsilon,
+                gamma,
+                beta,
+            } => {
+                let shape = inputs[0].shape;
+                if *dims == 0
+                    || *dims > shape.len()
+                    || xs.len() != 1 + *gamma as usize + *beta as usize
+                {
+                    return None;
+                }
+                let norm = i64s(&shape[shape.len() - dims..]);
+                let g = if *gamma { Some(&xs[1]) } else { None };
+                let b = if *beta {
+                    Some(&xs[1 + *gamma as usize])
+                } else {
+                    None
+                };
+                (
+                    "layer_normalization",
+                    xs[0]
+                        .f_native_layer_norm(norm.as_slice(), g, b, *epsilon)
+                        .map(|r| r.0),
+                )
+            }
+            Fused::Attention { scale, causal } => {
+                if xs.len() != 3 || inputs.iter().any(|x| x.shape.len() != 4) {
+                    return None;
+                }
+                // Keras's (batch, seq, heads, dim) to libtorch's (batch, heads, seq, dim).
+                let bhsd = |t: &Tensor| t.f_permute([0, 2, 1, 3]);
+                let r = (|| {
+                    let (q, k, v) = (bhsd(&xs[0])?, bhsd(&xs[1])?, bhsd(&xs[2])?);
+                    Tensor::f_scaled_dot_product_attention(
+                        &q,
+                        &k,
+                        &v,
+                        None::<Tensor>,
+                        0.0,
+                        *causal,
+                        *scale,
+                        false,
+                    )?
+                    .f_permute([0, 2, 1, 3])
+                })();
+                ("dot_product_attention", r)
+            }
         };
-        Some(
-            r.map(|t| vec![TorchBuffer::torch(t)])
-                .map_err(terr("softmax")),
-        )
+        let r = r.map_err(terr(name));
+        Some(r.and_then(|t| {
+            let shape_ok = t
+                .size()
+                .iter()
+                .map(|&d| d as usize)
+                .eq(outs[0].shape.iter().copied());
+            if !shape_ok || dtype_of(t.kind()) != Some(outs[0].dtype) {
+                return Err(Error::Backend(format!(
+                    "{name}: libtorch's fused kernel produced {:?} {:?} for {:?} {}",
+                    t.kind(),
+                    t.size(),
+                    outs[0].shape,
+                    outs[0].dtype
+                )));
+            }
+            Ok(vec![TorchBuffer::torch(t)])
+        }))
     }
 }

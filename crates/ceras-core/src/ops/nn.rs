@@ -385,26 +385,42 @@ pub fn log_softmax(x: impl IntoTensor, axis: impl Into<AxisArg>) -> Result<Tenso
 /// gradient tape and no trace (the decomposition is what gets recorded otherwise).
 fn fused_softmax(x: &Tensor, axis: usize, log: bool) -> Result<Option<Tensor>> {
     use crate::backend::Fused;
-    if !config::fused_kernels()
-        || x.is_traced()
-        || crate::trace::is_tracing()
-        || crate::autodiff::tape_active()
-    {
-        return Ok(None);
-    }
     let op = if log {
         Fused::LogSoftmax { axis }
     } else {
         Fused::Softmax { axis }
     };
-    let operand = x.operand("softmax")?;
-    let out = x.spec().clone();
-    match crate::backend::current()?.fused(&op, &[operand], std::slice::from_ref(&out)) {
+    try_fused("softmax", &op, &[x], x.spec().clone())
+}
+
+/// Runs a backend's fused kernel when fused kernels are enabled
+/// (`config::set_fused_kernels`) and usable: concrete operands, no gradient tape
+/// and no trace (the primitive decomposition is what gets recorded otherwise).
+/// `None` when the backend has no such kernel.
+pub(crate) fn try_fused(
+    name: &str,
+    op: &crate::backend::Fused,
+    operands: &[&Tensor],
+    out: crate::prim::Spec,
+) -> Result<Option<Tensor>> {
+    if !config::fused_kernels()
+        || operands.iter().any(|x| x.is_traced())
+        || crate::trace::is_tracing()
+        || crate::autodiff::tape_active()
+    {
+        return Ok(None);
+    }
+    let ops: Vec<_> = operands
+        .iter()
+        .map(|x| x.operand(name))
+        .collect::<Result<_>>()?;
+    match crate::backend::current()?.fused(op, &ops, std::slice::from_ref(&out)) {
         None => Ok(None),
         Some(r) => {
-            let buf = r?.into_iter().next().ok_or_else(|| {
-                arg_err("softmax", "the backend's fused softmax returned no output")
-            })?;
+            let buf = r?
+                .into_iter()
+                .next()
+                .ok_or_else(|| arg_err(name, "the backend's fused kernel returned no output"))?;
             Ok(Some(Tensor::from_parts(
                 out,
                 false,
@@ -412,6 +428,37 @@ fn fused_softmax(x: &Tensor, axis: usize, log: bool) -> Result<Option<Tensor>> {
             )))
         }
     }
+}
+
+/// The backend's fused layer normalization over the last `dims` axes of a
+/// float32 `x`, with `gamma` / `beta` of the normalized shape (see [`try_fused`]).
+pub fn fused_layer_norm(
+    x: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    dims: usize,
+    epsilon: f64,
+) -> Result<Option<Tensor>> {
+    let nd = x.ndim();
+    if x.dtype() != DType::F32 || dims == 0 || dims > nd {
+        return Ok(None);
+    }
+    let norm_shape = &x.shape()[nd - dims..];
+    let ok =
+        |t: Option<&Tensor>| t.is_none_or(|t| t.dtype() == DType::F32 && t.shape() == norm_shape);
+    if !ok(gamma) || !ok(beta) {
+        return Ok(None);
+    }
+    let op = crate::backend::Fused::LayerNorm {
+        dims,
+        epsilon,
+        gamma: gamma.is_some(),
+        beta: beta.is_some(),
+    };
+    let mut operands = vec![x];
+    operands.extend(gamma);
+    operands.extend(beta);
+    try_fused("layer_normalization", &op, &operands, x.spec().clone())
 }
 
 /// One-hot encoding: a new axis of size `num_classes` is inserted at `axis` (default
@@ -601,6 +648,16 @@ pub fn layer_normalization(
         bshape[a] = x.shape()[a];
     }
     let last_only = axes == [nd - 1];
+    let trailing = !axes.is_empty()
+        && axes
+            .iter()
+            .enumerate()
+            .all(|(i, &a)| a == nd - axes.len() + i);
+    if trailing && orig == DType::F32 {
+        if let Some(y) = fused_layer_norm(&x, gamma, beta, axes.len(), eps)? {
+            return Ok(y);
+        }
+    }
     let prep = |v: Option<&Tensor>| -> Result<Option<Tensor>> {
         match v {
             None => Ok(None),
@@ -854,6 +911,21 @@ pub fn dot_product_attention(
     }
     let g = n / kh;
     let d = result_dtype(&[&q, &k, &v]);
+    if g == 1
+        && d == DType::F32
+        && opts.bias.is_none()
+        && opts.mask.is_none()
+        && [&q, &k, &v].iter().all(|t| t.dtype() == DType::F32)
+    {
+        let op = crate::backend::Fused::Attention {
+            scale: opts.scale.unwrap_or(1.0 / (h as f64).sqrt()),
+            causal: opts.is_causal,
+        };
+        let out = crate::prim::Spec::new(vec![bq, t, n, vs[3]], DType::F32);
+        if let Some(y) = try_fused(OP, &op, &[&q, &k, &v], out)? {
+            return Ok(y);
+        }
+    }
     let logits_d = crate::dtype::result_type(&[d, DType::F32]);
     let (q, k, v) = (
         lax::convert(&q, d)?,
