@@ -11,6 +11,8 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=DEP_CERAS_TORCH_LIBTORCH_LIB");
     if let Ok(lib) = std::env::var("DEP_CERAS_TORCH_LIBTORCH_LIB") {
+        // For crates that depend on ceras (the CLI): DEP_CERAS_LIBTORCH_LIB.
+        println!("cargo:libtorch_lib={lib}");
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
         if std::path::Path::new(&lib).join("libtorch_cuda.so").exists() {
             println!("cargo:rustc-link-arg=-Wl,--no-as-needed");

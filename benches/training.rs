@@ -2,8 +2,10 @@
 //! throughput for the MLP 784-512-512-10 (Adam, batch 128) and Keras's
 //! mnist_convnet (batch 128), and the per-step overhead of the Keras layer
 //! machinery on a tiny model compared with the same ops called directly.
-//! Run: `cargo bench --bench training`. The same workloads in Python Keras:
-//! `tools/bench_keras.py` (see its header). Numbers go to docs/benchmarks.md.
+//! Run: `cargo bench --bench training` (the process backend: `KERAS_BACKEND`);
+//! `tools/bench_backends.sh` runs it on every backend and Keras/JAX side by side.
+//! The same workloads in Python Keras: `tools/bench_keras.py` (see its header).
+//! Numbers go to docs/benchmarks.md.
 
 use ceras::autodiff::GradientTape;
 use ceras::layers::{Conv2D, Dense, Dropout, Flatten, MaxPooling2D};
@@ -126,7 +128,11 @@ fn bench_overhead() {
 
 fn main() {
     ceras::link_backends();
-    println!("ceras training benchmarks ({} threads)", rayon_threads());
+    println!(
+        "ceras training benchmarks (backend {}, {} threads)",
+        ceras::backend::current().map_or("?", |b| b.name()),
+        rayon_threads()
+    );
     let mlp_flops = 2.0 * (784.0 * 512.0 + 512.0 * 512.0 + 512.0 * 10.0);
     bench_model("MLP 784-512-512-10", mlp(), &[784], mlp_flops);
     let conv_flops =
