@@ -150,9 +150,16 @@ impl<M: Model> TorchModel<M> {
         to_tch(&y)
     }
 
-    /// The wrapped model back (its variables keep sharing the `VarStore`'s storage).
-    pub fn into_inner(self) -> M {
-        self.model.into_inner().unwrap_or_else(|e| e.into_inner())
+    /// The wrapped model back, with the values the `tch` optimizer trained. Its
+    /// variables are detached from libtorch's autograd (so training it with `fit`
+    /// does not grow an autograd graph), still sharing the `VarStore`'s storage
+    /// until they are next assigned.
+    pub fn into_inner(self) -> Result<M> {
+        let model = self.model.into_inner().unwrap_or_else(|e| e.into_inner());
+        for v in model.variables().iter().filter(|v| v.trainable()) {
+            v.assign(from_tch(&to_tch(&v.value())?.detach())?)?;
+        }
+        Ok(model)
     }
 }
 

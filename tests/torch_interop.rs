@@ -61,11 +61,15 @@ fn ceras_model_trains_with_a_tch_optimizer() {
     assert!(last < 0.02 * first, "loss {first} -> {last}");
     // The ceras model computes with the weights the tch optimizer wrote.
     let expect = net.forward(&x);
-    let mut model = net.into_inner();
+    let mut model = net.into_inner().unwrap();
     let xc = from_tch(&x).unwrap();
     let got = to_tch(&model.predict(&xc, 64).unwrap()).unwrap();
     let diff = (got - expect).abs().max().double_value(&[]);
     assert!(diff < 1e-6, "{diff}");
+    // Back in ceras, the weights are plain values again (no autograd history).
+    for v in model.variables() {
+        assert!(!to_tch(&v.value()).unwrap().requires_grad(), "{}", v.path());
+    }
 }
 
 fn tch_mlp(vs: &tch::nn::VarStore) -> tch::nn::Sequential {
