@@ -11,7 +11,7 @@
 
 #![cfg(feature = "torch")]
 
-use ceras::backend::{make_backend, Backend, Operand};
+use ceras::backend::{make_backend, Backend, BufferRef, Operand};
 use ceras::prim::*;
 use ceras::{DType, HostData};
 use std::sync::Arc;
@@ -38,20 +38,28 @@ struct Pair {
 
 type In = (HostData, Vec<usize>);
 
-fn run(b: &Arc<dyn Backend>, p: &Prim, ins: &[In]) -> Vec<HostData> {
-    let bufs: Vec<_> = ins
-        .iter()
+/// The inputs moved into backend `b`.
+fn upload(b: &Arc<dyn Backend>, ins: &[In]) -> Vec<BufferRef> {
+    ins.iter()
         .map(|(d, s)| b.from_host(d.clone(), s).unwrap())
-        .collect();
-    let ops: Vec<Operand> = ins
-        .iter()
-        .zip(&bufs)
+        .collect()
+}
+
+/// Operands over uploaded buffers.
+fn operands<'a>(ins: &'a [In], bufs: &'a [BufferRef]) -> Vec<Operand<'a>> {
+    ins.iter()
+        .zip(bufs)
         .map(|((d, s), buf)| Operand {
             buf,
             shape: s,
             dtype: d.dtype(),
         })
-        .collect();
+        .collect()
+}
+
+fn run(b: &Arc<dyn Backend>, p: &Prim, ins: &[In]) -> Vec<HostData> {
+    let bufs = upload(b, ins);
+    let ops = operands(ins, &bufs);
     let specs: Vec<Spec> = ins
         .iter()
         .map(|(d, s)| Spec::new(s.clone(), d.dtype()))
@@ -747,19 +755,8 @@ fn fused_kernels_agree_with_the_decompositions() {
     ceras::config::set_fused_kernels(false);
     let t = |(d, s): In| Tensor::from_host(d, s).unwrap();
     let fused = |op: Fused, ins: &[In], out: Spec| -> Vec<f32> {
-        let bufs: Vec<_> = ins
-            .iter()
-            .map(|(d, s)| pair.torch.from_host(d.clone(), s).unwrap())
-            .collect();
-        let ops: Vec<Operand> = ins
-            .iter()
-            .zip(&bufs)
-            .map(|((d, s), buf)| Operand {
-                buf,
-                shape: s,
-                dtype: d.dtype(),
-            })
-            .collect();
+        let bufs = upload(&pair.torch, ins);
+        let ops = operands(ins, &bufs);
         let r = pair
             .torch
             .fused(&op, &ops, std::slice::from_ref(&out))

@@ -94,6 +94,28 @@ pub trait Backend: Send + Sync {
     }
 }
 
+/// Checks what every [`Backend::execute`] must: the primitive's operand count
+/// and at least one output spec. Backends call it first.
+pub fn check_execute_args(prim: &Prim, inputs: &[Operand<'_>], outs: &[Spec]) -> Result<()> {
+    let op = prim.name();
+    match prim.arity() {
+        Some(n) if inputs.len() != n => {
+            return Err(crate::error::arg_err(
+                op,
+                format!("expected {n} operands, got {}", inputs.len()),
+            ))
+        }
+        None if inputs.is_empty() => {
+            return Err(crate::error::arg_err(op, "need at least one operand"))
+        }
+        _ => {}
+    }
+    if outs.is_empty() {
+        return Err(crate::error::arg_err(op, "missing output spec"));
+    }
+    Ok(())
+}
+
 /// A backend's entry in the registry, submitted with `inventory::submit!`.
 pub struct BackendRegistration {
     /// Name (`"cpu"`).

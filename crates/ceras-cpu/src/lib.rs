@@ -140,19 +140,7 @@ impl Backend for CpuBackend {
         outs: &[Spec],
     ) -> Result<Vec<BufferRef>> {
         let op = prim.name();
-        match prim.arity() {
-            Some(n) if inputs.len() != n => {
-                return Err(arg_err(
-                    op,
-                    format!("expected {n} operands, got {}", inputs.len()),
-                ))
-            }
-            None if inputs.is_empty() => return Err(arg_err(op, "need at least one operand")),
-            _ => {}
-        }
-        if outs.is_empty() {
-            return Err(arg_err(op, "missing output spec"));
-        }
+        ceras_core::backend::check_execute_args(prim, inputs, outs)?;
         let data = |i: usize| host(op, &inputs[i]);
         let shape = |i: usize| inputs[i].shape;
         let out_shape = outs[0].shape.as_slice();

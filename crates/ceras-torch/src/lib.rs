@@ -415,14 +415,7 @@ impl TorchBackend {
                 rhs_batch,
             } => {
                 let dims = [lhs_contract, rhs_contract, lhs_batch, rhs_batch];
-                let (a, b) = if is_half(d0) {
-                    (
-                        xs[0].f_to_kind(Kind::Float).map_err(&e)?,
-                        xs[1].f_to_kind(Kind::Float).map_err(&e)?,
-                    )
-                } else {
-                    (xs[0].shallow_clone(), xs[1].shallow_clone())
-                };
+                let (a, b) = widen2(&xs[0], &xs[1], d0).map_err(&e)?;
                 let r =
                     dot_general(&a, ins[0].shape, &b, ins[1].shape, dims, out_shape).map_err(&e)?;
                 one(down(r, d0).map_err(&e)?)
@@ -434,14 +427,7 @@ impl TorchBackend {
                 rhs_dilation,
                 groups,
             } => {
-                let (a, b) = if is_half(d0) {
-                    (
-                        xs[0].f_to_kind(Kind::Float).map_err(&e)?,
-                        xs[1].f_to_kind(Kind::Float).map_err(&e)?,
-                    )
-                } else {
-                    (xs[0].shallow_clone(), xs[1].shallow_clone())
-                };
+                let (a, b) = widen2(&xs[0], &xs[1], d0).map_err(&e)?;
                 let c = ConvArgs {
                     strides,
                     padding,
@@ -613,6 +599,16 @@ fn buffer_of<'a>(op: &str, b: &'a BufferRef) -> Result<&'a TorchBuffer> {
 }
 
 type TResult<T> = std::result::Result<T, tch::TchError>;
+
+/// Both operands in float32 when `d` is a half dtype (products and convolutions
+/// compute in f32 and round once, as the cpu backend does).
+fn widen2(a: &Tensor, b: &Tensor, d: DType) -> TResult<(Tensor, Tensor)> {
+    if is_half(d) {
+        Ok((a.f_to_kind(Kind::Float)?, b.f_to_kind(Kind::Float)?))
+    } else {
+        Ok((a.shallow_clone(), b.shallow_clone()))
+    }
+}
 
 /// Rounds a float32 result back to a half dtype (no-op otherwise).
 fn down(t: Tensor, d: DType) -> TResult<Tensor> {
@@ -1186,19 +1182,7 @@ impl Backend for TorchBackend {
         outs: &[Spec],
     ) -> Result<Vec<BufferRef>> {
         let op = prim.name();
-        match prim.arity() {
-            Some(n) if inputs.len() != n => {
-                return Err(arg_err(
-                    op,
-                    format!("expected {n} operands, got {}", inputs.len()),
-                ))
-            }
-            None if inputs.is_empty() => return Err(arg_err(op, "need at least one operand")),
-            _ => {}
-        }
-        if outs.is_empty() {
-            return Err(arg_err(op, "missing output spec"));
-        }
+        ceras_core::backend::check_execute_args(prim, inputs, outs)?;
         if delegated(prim, inputs, outs) {
             return self.delegate(prim, inputs, outs);
         }
