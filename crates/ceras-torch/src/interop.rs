@@ -1,7 +1,7 @@
 //! Moving `tch::Tensor`s in and out of the backend's buffers, for code that mixes
 //! ceras and `tch` (ceras's `torch` module builds on these).
 
-use crate::{lock, Store, TorchBuffer};
+use crate::TorchBuffer;
 use ceras_core::backend::BufferRef;
 use tch::Tensor;
 
@@ -14,8 +14,5 @@ pub fn buffer_from_tensor(t: &Tensor) -> BufferRef {
 /// The libtorch tensor behind a buffer of the torch backend (shared storage), or
 /// `None` when the buffer belongs to another backend or holds `uint16/32/64` host data.
 pub fn tensor_of_buffer(b: &BufferRef) -> Option<Tensor> {
-    match &b.as_any().downcast_ref::<TorchBuffer>()?.0 {
-        Store::Torch(m) => Some(lock(m).shallow_clone()),
-        Store::Host(_) => None,
-    }
+    b.as_any().downcast_ref::<TorchBuffer>()?.tensor()
 }

@@ -721,7 +721,7 @@ fn pad(
     lo: &[i64],
     interior: &[usize],
 ) -> TResult<Tensor> {
-    let mut dst = pv
+    let dst = pv
         .f_reshape(vec![1i64; out.len()])?
         .f_expand(i64s(out), false)?
         .f_contiguous()?;
@@ -754,7 +754,6 @@ fn pad(
         view = view.f_slice(d as i64, first, last + 1, step)?;
     }
     view.f_copy_(&src)?;
-    let _ = &mut dst;
     Ok(dst)
 }
 
@@ -858,7 +857,6 @@ fn pad_const(x: &Tensor, padding: &[(usize, usize)], f: Fill) -> TResult<Tensor>
     for (d, (&(l, _), &s)) in padding.iter().zip(&shape).enumerate() {
         view = view.f_slice(d as i64, l as i64, (l + s) as i64, 1)?;
     }
-    let mut view = view;
     view.f_copy_(x)?;
     Ok(dst)
 }
