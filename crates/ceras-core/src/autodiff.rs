@@ -185,11 +185,24 @@ fn backward(
 ) -> Result<Vec<Option<Tensor>>> {
     let mut ct: HashMap<u64, Tensor> = HashMap::new();
     ct.insert(target.id(), seed.clone());
+    let keep: HashSet<u64> = sources.iter().map(|s| s.id()).collect();
     for (kind, inputs, outputs) in records.iter().rev() {
         if !outputs.iter().any(|o| ct.contains_key(&o.id())) {
             continue;
         }
-        let cts: Vec<Option<Tensor>> = outputs.iter().map(|o| ct.get(&o.id()).cloned()).collect();
+        // Every consumer of these outputs was recorded later, so was already
+        // processed: their cotangents are complete and not needed after this
+        // record (dropping them frees memory during the pass).
+        let cts: Vec<Option<Tensor>> = outputs
+            .iter()
+            .map(|o| {
+                if keep.contains(&o.id()) {
+                    ct.get(&o.id()).cloned()
+                } else {
+                    ct.remove(&o.id())
+                }
+            })
+            .collect();
         let grads = match kind {
             Kind::Prim(p) => {
                 let filled: Vec<Tensor> = cts

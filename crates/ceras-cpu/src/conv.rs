@@ -110,11 +110,12 @@ fn conv_t<T: Num>(
     let (sp, ks, qs) = (&xs[2..], &ws[2..], &os[2..]);
     let (ssz, ksz, qsz) = (numel(sp), numel(ks), numel(qs));
     let zero = T::from_acc(T::A::ZERO);
-    let mut out = vec![zero; n * o * qsz];
     let kdim = cg * ksz;
-    if out.is_empty() || kdim == 0 {
-        return out;
+    if n * o * qsz == 0 || kdim == 0 {
+        return vec![zero; n * o * qsz];
     }
+    // Every element is overwritten by its product below.
+    let mut out = crate::pool::take::<T>(n * o * qsz);
     let identity = (0..nd).all(|d| {
         ks[d] == 1
             && p.strides[d] == 1
@@ -137,6 +138,19 @@ fn conv_t<T: Num>(
     let plans: Vec<Run> = (0..kr)
         .map(|k| Run::new(&last[k * qr..(k + 1) * qr]))
         .collect();
+    // Per output position of the row: the input index each tap reads, as a run.
+    let tap_major = kr > qr;
+    let tap_plans: Vec<(Vec<isize>, Run)> = if tap_major {
+        (0..qr)
+            .map(|q| {
+                let tab: Vec<isize> = (0..kr).map(|k| last[k * qr + q]).collect();
+                let plan = Run::new(&tab);
+                (tab, plan)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let (sst, kst, qst) = (
         istrides(&sp[..nd - 1]),
         istrides(&ks[..nd - 1]),
@@ -173,11 +187,29 @@ fn conv_t<T: Num>(
                 }
             }
         };
+        // Tap-major im2col (`col[q][c, k]`): for kernels wider than the output
+        // rows — the weight gradient, a convolution whose "kernel" is the output
+        // gradient — the input run read by consecutive taps is contiguous, while
+        // runs along the output row would be a few elements long.
+        let fill_taps = |col: &mut [T], xb: &[T]| {
+            for (qi, row) in col.chunks_mut(kdim).enumerate() {
+                let (r, ql_) = (qi / qr, qi % qr);
+                let (tab, plan) = &tap_plans[ql_];
+                for ci in 0..cg {
+                    let xc = &xb[ci * ssz..(ci + 1) * ssz];
+                    for ki in 0..ko {
+                        let seg = &mut row[ci * ksz + ki * kr..ci * ksz + (ki + 1) * kr];
+                        plan.fill(seg, xc, bases[ki * rows + r], tab, zero);
+                    }
+                }
+            }
+        };
         let batch = |(ni, out_n): (usize, &mut [T])| {
+            // Both im2col fills write every element of the buffer.
             let mut col = if identity {
                 Vec::new()
             } else {
-                vec![zero; kdim * ql]
+                crate::pool::take::<T>(kdim * ql)
             };
             for gi in 0..g {
                 let xb = &x[(ni * c + gi * cg) * ssz..(ni * c + (gi + 1) * cg) * ssz];
@@ -186,6 +218,13 @@ fn conv_t<T: Num>(
                         data: &xb[q0..],
                         rs: ssz,
                         cs: 1,
+                    }
+                } else if tap_major {
+                    fill_taps(&mut col, xb);
+                    MatRef {
+                        data: &col[..],
+                        rs: 1,
+                        cs: kdim,
                     }
                 } else {
                     fill(&mut col, xb);
@@ -209,6 +248,7 @@ fn conv_t<T: Num>(
                     true,
                 );
             }
+            crate::pool::give(T::wrap(col));
         };
         if n > 1 && n * o * ql * kdim >= PAR_MIN {
             out.par_chunks_mut(o * qsz).enumerate().for_each(batch);

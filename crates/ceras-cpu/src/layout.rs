@@ -140,7 +140,7 @@ fn copy_into<T: Copy>(dst: &mut [T], src: &[T], off: isize, shape: &[usize], st:
 }
 
 /// Output element at multi-index `i` is `src[offset + Σ i_d · strides_d]`.
-pub(crate) fn strided_copy<T: Copy + Send + Sync>(
+pub(crate) fn strided_copy<T: Element>(
     src: &[T],
     off: isize,
     shape: &[usize],
@@ -153,9 +153,12 @@ pub(crate) fn strided_copy<T: Copy + Send + Sync>(
     let (shape, st) = coalesce(shape, st);
     if shape.len() == 1 && st[0] == 1 {
         let o = off as usize;
-        return src[o..o + n].to_vec();
+        let mut out = crate::pool::take::<T>(n);
+        out.copy_from_slice(&src[o..o + n]);
+        return out;
     }
-    let mut out = vec![src[off as usize]; n];
+    // Every element is written below (a cached buffer's stale values go).
+    let mut out = crate::pool::take::<T>(n);
     if n >= PAR_MIN && !shape.is_empty() && shape[0] >= 2 {
         let inner = n / shape[0];
         // Chunks of ≥ 128K elements (and ≥ 64 rows when tiling), so each task
@@ -205,11 +208,7 @@ pub(crate) fn transpose(x: &HostData, in_shape: &[usize], perm: &[usize]) -> Hos
 }
 
 /// Typed transpose (used by matmul).
-pub(crate) fn transpose_vec<T: Copy + Send + Sync>(
-    v: &[T],
-    in_shape: &[usize],
-    perm: &[usize],
-) -> Vec<T> {
+pub(crate) fn transpose_vec<T: Element>(v: &[T], in_shape: &[usize], perm: &[usize]) -> Vec<T> {
     let ist = istrides(in_shape);
     let shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
     let st: Vec<isize> = perm.iter().map(|&p| ist[p]).collect();

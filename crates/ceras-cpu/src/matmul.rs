@@ -129,7 +129,7 @@ fn in_order(shape: &[usize], order: &[usize]) -> bool {
 }
 
 /// Views `v` as `[batch, R, C]` matrices; returns the data and `(rs, cs)`.
-fn as_matrices<'a, T: Copy + Send + Sync>(
+fn as_matrices<'a, T: ceras_core::Element>(
     v: &'a [T],
     shape: &[usize],
     batch: &[usize],

@@ -14,7 +14,7 @@ use ceras_core::{Element, HostData};
 use std::sync::Mutex;
 
 /// Buffers smaller than this go straight back to the allocator.
-pub const MIN_BYTES: usize = 1 << 20;
+pub const MIN_BYTES: usize = 256 << 10;
 /// Most bytes the cache holds; the oldest buffers are released first.
 pub const MAX_BYTES: usize = 512 << 20;
 

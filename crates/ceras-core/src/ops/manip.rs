@@ -321,10 +321,32 @@ fn split_impl(
             pts.windows(2).map(|w| (w[0], w[1].max(w[0]))).collect()
         }
     };
-    bounds
-        .into_iter()
-        .map(|(s, e)| lax::slice_axis(x, ax, s, e))
-        .collect()
+    pieces(x, ax, &bounds)
+}
+
+/// The slices `[s, e)` of `x` along `ax`, for bounds that tile the axis in
+/// order (split, unstack). Differentiated as one node whose gradient is the
+/// concatenation of the pieces' cotangents: slicing each piece on its own would
+/// give each a full-size zero-padded gradient, and summing `n` of those costs
+/// `n` times the input (quadratic in an RNN's sequence length).
+pub(crate) fn pieces(x: &Tensor, ax: usize, bounds: &[(usize, usize)]) -> Result<Vec<Tensor>> {
+    if bounds.len() < 2 {
+        return bounds
+            .iter()
+            .map(|&(s, e)| lax::slice_axis(x, ax, s, e))
+            .collect();
+    }
+    crate::autodiff::custom_gradient(std::slice::from_ref(x), |xs| {
+        let outs = bounds
+            .iter()
+            .map(|&(s, e)| lax::slice_axis(&xs[0], ax, s, e))
+            .collect::<Result<Vec<_>>>()?;
+        let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
+            let refs: Vec<&Tensor> = cts.iter().collect();
+            Ok(vec![Some(lax::concatenate(&refs, ax)?)])
+        });
+        Ok((outs, vjp))
+    })
 }
 
 /// Splits into equal sections (error if they are not equal) or at indices along `axis`.
@@ -819,8 +841,10 @@ pub fn unstack(x: impl IntoTensor, num: Option<usize>, axis: i64) -> Result<Vec<
     }
     let mut s = x.shape().to_vec();
     s.remove(ax);
-    (0..n)
-        .map(|i| lax::reshape(&lax::slice_axis(&x, ax, i, i + 1)?, &s))
+    let bounds: Vec<(usize, usize)> = (0..n).map(|i| (i, i + 1)).collect();
+    pieces(&x, ax, &bounds)?
+        .iter()
+        .map(|p| lax::reshape(p, &s))
         .collect()
 }
 

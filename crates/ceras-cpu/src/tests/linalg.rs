@@ -335,6 +335,60 @@ fn conv_against_naive() {
         f,
         1e-5,
     );
+    // Kernels wider than the output rows (the weight-gradient shape): the
+    // tap-major im2col, with padding, rhs dilation, strides, lhs dilation, groups.
+    check_conv(
+        case(
+            &[3, 4, 9, 10],
+            &[2, 4, 7, 8],
+            &[1, 1],
+            &[(0, 0), (0, 0)],
+            &[1, 1],
+            &[1, 1],
+            1,
+        ),
+        f,
+        1e-5,
+    );
+    check_conv(
+        case(
+            &[2, 4, 9, 10],
+            &[4, 2, 6, 7],
+            &[1, 2],
+            &[(1, 2), (2, 1)],
+            &[1, 1],
+            &[1, 1],
+            2,
+        ),
+        f,
+        1e-5,
+    );
+    check_conv(
+        case(
+            &[2, 2, 8, 9],
+            &[3, 2, 3, 5],
+            &[1, 1],
+            &[(1, -1), (0, 1)],
+            &[1, 1],
+            &[2, 2],
+            1,
+        ),
+        f,
+        1e-5,
+    );
+    check_conv(
+        case(
+            &[1, 2, 4, 4],
+            &[2, 2, 5, 7],
+            &[1, 1],
+            &[(1, 1), (2, 2)],
+            &[2, 2],
+            &[1, 1],
+            1,
+        ),
+        f,
+        1e-5,
+    );
     // 2-D: groups, depthwise, 1x1 fast path, stride + dilation.
     check_conv(
         case(
