@@ -9,12 +9,16 @@
 #   BENCH_FRAMEWORKS="ceras-cpu keras-jax" bench/run.sh
 #
 # Raw results (one JSON line per framework and workload) and the runners'
-# stderr go to target/bench-results/.
+# stderr go to target/bench-results/. Run it on an otherwise idle machine:
+# threaded runtimes (PyTorch's OpenMP above all) slow down many times when
+# another process competes for the cores.
 set -eu
 cd "$(dirname "$0")/.."
 workloads="${BENCH_WORKLOADS:-mlp convnet lstm transformer resnet20}"
 frameworks="${BENCH_FRAMEWORKS:-ceras-cpu ceras-torch keras-jax keras-torch torch burn candle}"
 out=target/bench-results
+# Seconds one runner (one framework, one workload) may take.
+limit="${BENCH_TIMEOUT:-900}"
 mkdir -p "$out"
 results="$out/results.jsonl"
 log="$out/log.txt"
@@ -35,13 +39,13 @@ record() {
     shift 2
     echo "== $fw $wl" >&2
     echo "== $fw $wl: $*" >>"$log"
-    if line=$("$@" 2>>"$log" | tail -n 1) && [ "${line#\{}" != "$line" ]; then
+    if line=$(timeout "$limit" "$@" 2>>"$log" | tail -n 1) && [ "${line#\{}" != "$line" ]; then
         echo "$line" >>"$results"
         echo "   $line" >&2
     else
         echo "   failed (see $log)" >&2
-        printf '{"framework": "%s", "workload": "%s", "step_ms": null, "note": "runner failed"}\n' \
-            "$fw" "$wl" >>"$results"
+        printf '{"framework": "%s", "workload": "%s", "step_ms": null, "note": "runner failed or ran over %s s"}\n' \
+            "$fw" "$wl" "$limit" >>"$results"
     fi
 }
 
