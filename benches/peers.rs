@@ -11,13 +11,15 @@
 //! writes docs/benchmarks.md. `peak` times a large float32 matmul instead (the
 //! machine's measured peak FLOP/s through ceras's own kernel).
 
+mod common;
+
 use ceras::layers::{
-    Add, BatchNormalization, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
-    GlobalAveragePooling2D, Layer, LayerBase, LayerNormalization, MaxPooling2D, MultiHeadAttention,
-    ReLU, LSTM,
+    Add, BatchNormalization, Conv2D, Dense, Dropout, Embedding, GlobalAveragePooling1D,
+    GlobalAveragePooling2D, Layer, LayerBase, LayerNormalization, MultiHeadAttention, ReLU, LSTM,
 };
 use ceras::models::{Functional, Input, KerasTensor, Model, Sequential};
 use ceras::{ops, optimizers, random, DType, Result, Tensor};
+use common::{convnet, mlp, uniform};
 use std::time::Instant;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -43,10 +45,6 @@ fn median_time<F: FnMut()>(warm: usize, reps: usize, mut f: F) -> f64 {
     v[v.len() / 2]
 }
 
-fn uniform(shape: &[usize], seed: u64) -> Tensor {
-    random::uniform(shape, 0.0, 1.0, Some(DType::F32), random::Seed::Int(seed)).unwrap()
-}
-
 fn token_ids(batch: usize, len: usize, seed: u64) -> Tensor {
     random::randint(&[batch, len], 0, 20000, None, random::Seed::Int(seed)).unwrap()
 }
@@ -60,26 +58,6 @@ fn labels(n: usize, k: i32, float: bool) -> Tensor {
     } else {
         Tensor::from_vec(v, [n]).unwrap()
     }
-}
-
-fn mlp() -> Sequential {
-    Sequential::new()
-        .add(Input::new([784]))
-        .add(Dense::new(512).activation("relu"))
-        .add(Dense::new(512).activation("relu"))
-        .add(Dense::new(10).activation("softmax"))
-}
-
-fn convnet() -> Sequential {
-    Sequential::new()
-        .add(Input::new([28, 28, 1]))
-        .add(Conv2D::new(32, 3).activation("relu"))
-        .add(MaxPooling2D::new(2))
-        .add(Conv2D::new(64, 3).activation("relu"))
-        .add(MaxPooling2D::new(2))
-        .add(Flatten::new())
-        .add(Dropout::new(0.5))
-        .add(Dense::new(10).activation("softmax"))
 }
 
 fn lstm() -> Sequential {

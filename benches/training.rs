@@ -7,10 +7,13 @@
 //! The same workloads in Python Keras: `tools/bench_keras.py` (see its header).
 //! Numbers go to docs/benchmarks.md.
 
+mod common;
+
 use ceras::autodiff::GradientTape;
-use ceras::layers::{Conv2D, Dense, Dropout, Flatten, MaxPooling2D};
+use ceras::layers::Dense;
 use ceras::models::{Input, Model, Sequential};
-use ceras::{ops, optimizers, random, DType, Tensor};
+use ceras::{ops, optimizers, Tensor};
+use common::{convnet, mlp, uniform};
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -34,32 +37,8 @@ fn time<F: FnMut()>(warm: usize, reps: usize, mut f: F) -> f64 {
     )
 }
 
-fn uniform(shape: &[usize], seed: u64) -> Tensor {
-    random::uniform(shape, 0.0, 1.0, Some(DType::F32), random::Seed::Int(seed)).unwrap()
-}
-
 fn labels(n: usize) -> Tensor {
     Tensor::from_vec((0..n as i32).map(|i| i % 10).collect::<Vec<_>>(), [n]).unwrap()
-}
-
-fn mlp() -> Sequential {
-    Sequential::new()
-        .add(Input::new([784]))
-        .add(Dense::new(512).activation("relu"))
-        .add(Dense::new(512).activation("relu"))
-        .add(Dense::new(10).activation("softmax"))
-}
-
-fn convnet() -> Sequential {
-    Sequential::new()
-        .add(Input::new([28, 28, 1]))
-        .add(Conv2D::new(32, 3).activation("relu"))
-        .add(MaxPooling2D::new(2))
-        .add(Conv2D::new(64, 3).activation("relu"))
-        .add(MaxPooling2D::new(2))
-        .add(Flatten::new())
-        .add(Dropout::new(0.5))
-        .add(Dense::new(10).activation("softmax"))
 }
 
 fn bench_model(name: &str, mut m: Sequential, sample: &[usize], flops_per_sample: f64) {

@@ -701,6 +701,23 @@ impl Optimizer {
                     ops::multiply(&lr_t, ops::sqrt(ops::subtract(1.0, &b2p)?)?)?,
                     ops::subtract(1.0, &b1p)?,
                 )?;
+                // One pass on backends with a fused kernel (bit-identical results).
+                if !amsgrad {
+                    if let Some((nvar, nm, nv)) = ops::nn::fused_adam(
+                        &var.value(),
+                        &m.value(),
+                        &v.value(),
+                        g,
+                        &alpha,
+                        beta_1,
+                        beta_2,
+                        epsilon,
+                    )? {
+                        m.assign(nm)?;
+                        v.assign(nv)?;
+                        return var.assign(nvar);
+                    }
+                }
                 m.assign_add(ops::multiply(
                     ops::subtract(g, m.value())?,
                     c(1.0 - beta_1)?,

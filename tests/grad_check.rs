@@ -184,6 +184,38 @@ fn layout_primitives() {
     );
 }
 
+/// `split` / `unstack` differentiate as one node whose VJP concatenates the
+/// pieces' cotangents (zeros for pieces the loss does not use).
+#[test]
+fn split_and_unstack() {
+    use ceras::ops;
+    let mut r = Lcg(11);
+    let x = r.tensor(&[3, 4, 2], -1.0, 1.0);
+    check(
+        "split: pieces recombined with different weights, one unused",
+        |xs| {
+            let p = ops::split(&xs[0], 2usize, 1)?;
+            let q = ops::array_split(&xs[0], 3usize, 0)?;
+            let a = lax::reshape(&lax::mul(&p[0], &p[1])?, &[12])?;
+            let b = lax::reshape(&lax::sub(&q[0], &q[2])?, &[8])?;
+            lax::concatenate(&[&a, &b], 0)
+        },
+        &[x.clone()],
+    );
+    check(
+        "unstack: an RNN-like loop over steps, the last step unused",
+        |xs| {
+            let steps = ops::unstack(&xs[0], None, 1)?;
+            let mut h = lax::mul(&steps[0], &steps[0])?;
+            for s in &steps[1..3] {
+                h = lax::add(&lax::mul(&h, s)?, s)?;
+            }
+            Ok(h)
+        },
+        &[x],
+    );
+}
+
 #[test]
 fn reductions() {
     let mut r = Lcg(5);

@@ -68,6 +68,19 @@ pub enum Fused {
         /// Lower-triangular (top-left aligned) mask.
         causal: bool,
     },
+    /// One Adam step (Keras's rule, without amsgrad) on equal-shape operands
+    /// `var, m, v, g` and a scalar `alpha` = lr·√(1-β₂ᵗ)/(1-β₁ᵗ), all of one
+    /// dtype. Outputs the new `var, m, v`, computed exactly as the decomposition
+    /// rounds them: `m + (g-m)·(1-β₁)`, `v + (g·g-v)·(1-β₂)`,
+    /// `var - (m'·alpha)/(√v' + ε)` — one pass instead of twelve.
+    Adam {
+        /// β₁.
+        beta_1: f64,
+        /// β₂.
+        beta_2: f64,
+        /// ε.
+        epsilon: f64,
+    },
 }
 
 /// An execution engine for the primitives. Object-safe.

@@ -8,6 +8,7 @@
 //! The backend registers itself under the name `"cpu"` through `inventory`; call
 //! [`register`] from a binary to make sure the crate is linked.
 
+mod adam;
 mod conv;
 mod elementwise;
 mod index;
@@ -292,6 +293,15 @@ impl Backend for CpuBackend {
         inputs: &[Operand<'_>],
         _outs: &[Spec],
     ) -> Option<Result<Vec<BufferRef>>> {
+        if let Fused::Adam {
+            beta_1,
+            beta_2,
+            epsilon,
+        } = op
+        {
+            return adam::fused_adam(inputs, *beta_1, *beta_2, *epsilon)
+                .map(|r| r.map(|outs| outs.into_iter().map(buf).collect()));
+        }
         let (axis, log) = match op {
             Fused::Softmax { axis } => (*axis, false),
             Fused::LogSoftmax { axis } => (*axis, true),

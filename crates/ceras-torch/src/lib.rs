@@ -1273,6 +1273,8 @@ impl Backend for TorchBackend {
                         .map(|r| r.0),
                 )
             }
+            // Adam runs as its decomposition (libtorch's element-wise kernels).
+            Fused::Adam { .. } => return None,
             Fused::Attention { scale, causal } => {
                 if xs.len() != 3 || inputs.iter().any(|x| x.shape.len() != 4) {
                     return None;

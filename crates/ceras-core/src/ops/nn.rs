@@ -403,7 +403,22 @@ pub(crate) fn try_fused(
     operands: &[&Tensor],
     out: crate::prim::Spec,
 ) -> Result<Option<Tensor>> {
-    if !config::fused_kernels()
+    Ok(try_fused_multi(name, op, operands, vec![out], false)?.and_then(|mut v| v.pop()))
+}
+
+/// [`try_fused`] for kernels with several outputs. `exact` kernels (results
+/// bit-identical to the decomposition, e.g. [`Fused::Adam`]) run whether or
+/// not fused kernels are enabled.
+///
+/// [`Fused::Adam`]: crate::backend::Fused::Adam
+pub(crate) fn try_fused_multi(
+    name: &str,
+    op: &crate::backend::Fused,
+    operands: &[&Tensor],
+    outs: Vec<crate::prim::Spec>,
+    exact: bool,
+) -> Result<Option<Vec<Tensor>>> {
+    if !(exact || config::fused_kernels())
         || operands.iter().any(|x| x.is_traced())
         || crate::trace::is_tracing()
         || crate::autodiff::tape_active()
@@ -414,19 +429,73 @@ pub(crate) fn try_fused(
         .iter()
         .map(|x| x.operand(name))
         .collect::<Result<_>>()?;
-    match crate::backend::current()?.fused(op, &ops, std::slice::from_ref(&out)) {
+    match crate::backend::current()?.fused(op, &ops, &outs) {
         None => Ok(None),
         Some(r) => {
-            let buf = r?
-                .into_iter()
-                .next()
-                .ok_or_else(|| arg_err(name, "the backend's fused kernel returned no output"))?;
-            Ok(Some(Tensor::from_parts(
-                out,
-                false,
-                crate::tensor::Value::Concrete(buf),
-            )))
+            let bufs = r?;
+            if bufs.len() != outs.len() {
+                return Err(arg_err(
+                    name,
+                    format!(
+                        "the backend's fused kernel returned {} outputs, expected {}",
+                        bufs.len(),
+                        outs.len()
+                    ),
+                ));
+            }
+            Ok(Some(
+                outs.into_iter()
+                    .zip(bufs)
+                    .map(|(s, b)| Tensor::from_parts(s, false, crate::tensor::Value::Concrete(b)))
+                    .collect(),
+            ))
         }
+    }
+}
+
+/// One fused Adam step (see [`crate::backend::Fused::Adam`]): the new
+/// `(var, m, v)`, or `None` when the backend has no such kernel, the operands
+/// do not fit it, or a tape or trace is recording (then the caller runs the
+/// decomposition). Bit-identical to the decomposition, so it runs even when
+/// fused kernels are off.
+#[allow(clippy::too_many_arguments)] // the operands and hyper-parameters of one Adam step
+pub fn fused_adam(
+    var: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    g: &Tensor,
+    alpha: &Tensor,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+) -> Result<Option<(Tensor, Tensor, Tensor)>> {
+    let dt = var.dtype();
+    let same = [m, v, g]
+        .iter()
+        .all(|t| t.dtype() == dt && t.shape() == var.shape());
+    if !dt.is_float() || !same || alpha.dtype() != dt || alpha.ndim() != 0 {
+        return Ok(None);
+    }
+    let op = crate::backend::Fused::Adam {
+        beta_1,
+        beta_2,
+        epsilon,
+    };
+    let spec = var.spec().clone();
+    let out = try_fused_multi(
+        "Adam",
+        &op,
+        &[var, m, v, g, alpha],
+        vec![spec.clone(), spec.clone(), spec],
+        true,
+    )?;
+    match out.map(<[Tensor; 3]>::try_from) {
+        None => Ok(None),
+        Some(Ok([nvar, nm, nv])) => Ok(Some((nvar, nm, nv))),
+        Some(Err(o)) => Err(arg_err(
+            "Adam",
+            format!("the fused kernel returned {} outputs, expected 3", o.len()),
+        )),
     }
 }
 
