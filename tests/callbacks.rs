@@ -26,16 +26,19 @@ fn model() -> Sequential {
     m
 }
 
-fn tmpdir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("ceras-cb-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory under the system temp dir, removed (with its contents)
+/// when the returned guard drops, so test runs leave nothing behind.
+fn tmpdir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("ceras-cb-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
 fn checkpoint_csv_and_weights_round_trip() {
-    let dir = tmpdir("ckpt");
+    let dir_guard = tmpdir("ckpt");
+    let dir = dir_guard.path();
     let (x, y) = data();
     let mut m = model();
     let tmpl = dir.join("w-{epoch:02d}-{val_loss:.3f}.weights.npz");

@@ -18,11 +18,13 @@ fn manifest() -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap()).unwrap()
 }
 
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ceras-kf-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory under the system temp dir, removed (with its contents)
+/// when the returned guard drops, so test runs leave nothing behind.
+fn tmp(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("ceras-kf-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn max_excess(got: &Tensor, want: &Tensor, atol: f64, rtol: f64) -> f64 {
@@ -135,7 +137,8 @@ fn keras_written_weights_h5_load_into_a_model_built_in_rust() {
     );
 
     // ceras writes the sharded form too (small shards force several files).
-    let sd = tmp("shards");
+    let sd_guard = tmp("shards");
+    let sd = sd_guard.path();
     let idx = sd.join("m.weights.json");
     saving::keras::save_weights_sharded(&m2, &idx, 201_000).unwrap();
     assert!(sd.join("m_00001.weights.h5").exists());
@@ -169,7 +172,8 @@ fn keras_written_weights_h5_load_into_a_model_built_in_rust() {
 
 #[test]
 fn ceras_round_trip_is_exact() {
-    let d = tmp("rt");
+    let d_guard = tmp("rt");
+    let d = d_guard.path();
     for name in ["mlp", "functional", "cnn", "lstm", "mha"] {
         let mut m = saving::load_model(dir().join(format!("{name}.keras"))).unwrap();
         let p = d.join(format!("{name}.keras"));
@@ -217,7 +221,8 @@ fn ceras_round_trip_is_exact() {
 #[test]
 fn training_resumes_after_loading() {
     // Train the loaded mlp one step, and a reloaded copy one step: same result.
-    let d = tmp("resume");
+    let d_guard = tmp("resume");
+    let d = d_guard.path();
     let mut a = saving::load_model(dir().join("mlp.keras")).unwrap();
     let p = d.join("mlp.keras");
     a.save(&p).unwrap();
@@ -237,7 +242,8 @@ fn training_resumes_after_loading() {
 
 #[test]
 fn bad_files_give_clear_errors() {
-    let d = tmp("bad");
+    let d_guard = tmp("bad");
+    let d = d_guard.path();
     // Not a zip.
     let p = d.join("junk.keras");
     std::fs::write(&p, b"not a zip at all").unwrap();
@@ -426,7 +432,8 @@ fn keras2_dialect_legacy_file() {
             },
         )
         .unwrap();
-    let d = tmp("keras2");
+    let d_guard = tmp("keras2");
+    let d = d_guard.path();
     let p = d.join("old.h5");
     std::fs::write(&p, h5::write(&root).unwrap()).unwrap();
     let mut m = saving::load_model(&p).unwrap();
@@ -502,7 +509,8 @@ fn typed_metrics_compile_save_and_reload() {
         h.history.contains_key("auc_pr") && h.history.contains_key("mae"),
         "{h:?}"
     );
-    let p = tmp("typed").join("m.keras");
+    let typed = tmp("typed");
+    let p = typed.path().join("m.keras");
     m.save(&p).unwrap();
     let mut back = saving::load_model(&p).unwrap();
     let logs = back.evaluate(&x, &y, 8, 0).unwrap();

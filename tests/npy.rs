@@ -12,10 +12,13 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ceras-npy-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory under the system temp dir, removed (with its contents)
+/// when the returned guard drops, so test runs leave nothing behind.
+fn tmpdir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("ceras-npy-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// The golden files hold `i` (bool: `i % 2 == 1`) at flat index `i`.
@@ -56,7 +59,8 @@ const NUMPY_DTYPES: [DType; 12] = [
 
 #[test]
 fn round_trip_every_dtype() {
-    let dir = tmpdir("rt");
+    let dir_guard = tmpdir("rt");
+    let dir = dir_guard.path();
     for d in NUMPY_DTYPES {
         for shape in [vec![], vec![0], vec![5], vec![2, 3, 4]] {
             let t = ramp(d, &shape);
@@ -156,7 +160,8 @@ fn bytes_equal_numpy_save() {
 
 #[test]
 fn npz_round_trip() {
-    let dir = tmpdir("npz");
+    let dir_guard = tmpdir("npz");
+    let dir = dir_guard.path();
     let a = ramp(DType::F32, &[3, 2]);
     let b = ramp(DType::Bool, &[4]);
     let c = ramp(DType::I64, &[]);
@@ -301,7 +306,8 @@ fn corrupt_compressed_member_is_an_error() {
     // A small deflated archive: flipping any byte never panics, and flipping a
     // byte of the compressed data (between the local header and the central
     // directory, but the last byte) is always an error (bad stream, size or CRC).
-    let dir = tmpdir("corrupt");
+    let dir_guard = tmpdir("corrupt");
+    let dir = dir_guard.path();
     let p = dir.join("small.npz");
     let x = ramp(DType::I32, &[16, 16]);
     npz::save_compressed(&p, &[("x", &x)]).unwrap();

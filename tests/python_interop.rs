@@ -292,9 +292,11 @@ fn python() -> Option<PathBuf> {
 
 #[test]
 fn python_keras_loads_ceras_files() {
-    let dir = std::env::temp_dir().join(format!("ceras-pyinterop-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir_guard = tempfile::Builder::new()
+        .prefix("ceras-pyinterop-")
+        .tempdir()
+        .unwrap();
+    let dir = dir_guard.path();
     let n = write_models(&dir);
     let Some(py) = python() else {
         return;
@@ -317,5 +319,4 @@ fn python_keras_loads_ceras_files() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains(&format!("{n}/{n} models")), "{stdout}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,11 +13,13 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/keras")
 }
 
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ceras-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory under the system temp dir, removed (with its contents)
+/// when the returned guard drops, so test runs leave nothing behind.
+fn tmp(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("ceras-cli-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn run(c: &mut Command) -> Output {
@@ -66,7 +68,8 @@ fn summary_and_inspect() {
 
 #[test]
 fn predict_one_and_several_outputs() {
-    let d = tmp("predict");
+    let d_guard = tmp("predict");
+    let d = d_guard.path();
     let out = d.join("y.npy");
     let o = run(bin()
         .arg("predict")
@@ -101,7 +104,8 @@ fn predict_one_and_several_outputs() {
 
 #[test]
 fn convert_round_trips() {
-    let d = tmp("convert");
+    let d_guard = tmp("convert");
+    let d = d_guard.path();
     let st = d.join("mlp.safetensors");
     let h5 = d.join("mlp.weights.h5");
     let k = d.join("mlp.keras");
