@@ -114,7 +114,6 @@ fn checkpoint_csv_and_weights_round_trip() {
         .map(|v| v.value().to_vec().unwrap())
         .collect();
     assert_eq!(before, after);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -297,14 +297,14 @@ fn python_keras_loads_ceras_files() {
         .tempdir()
         .unwrap();
     let dir = dir_guard.path();
-    let n = write_models(&dir);
+    let n = write_models(dir);
     let Some(py) = python() else {
         return;
     };
     let keras_home = dir.join("keras_home");
     let out = Command::new(&py)
         .arg(repo().join("tools/keras_interop.py"))
-        .arg(&dir)
+        .arg(dir)
         .env("KERAS_BACKEND", "jax")
         .env("KERAS_HOME", &keras_home)
         .env("JAX_PLATFORMS", "cpu")
