@@ -97,3 +97,61 @@ fn traced_tensor_cannot_be_read() {
     .unwrap_err();
     assert!(err.to_string().contains("traced"), "{err}");
 }
+
+/// How many nodes of `g` run a primitive called `name`.
+fn count_prims(g: &trace::Graph, name: &str) -> usize {
+    g.nodes
+        .iter()
+        .filter(|n| matches!(&n.kind, trace::NodeKind::Op(p, _) if p.name() == name))
+        .count()
+}
+
+#[test]
+fn gradients_of_constants_are_not_computed() {
+    // d/dw of sum(relu(x @ w)) with x a constant: one product forward and one
+    // for dw; the cotangent of x (another full product) is never formed.
+    let xs = inputs();
+    let specs: Vec<Spec> = xs.iter().map(|x| x.spec().clone()).collect();
+    let step = |v: &[Tensor]| {
+        let x = v[0].clone();
+        autodiff::grad(
+            move |w| ops::sum(&ops::relu(&ops::matmul(&x, &w[0])?)?, None, false),
+            &v[1..],
+        )
+    };
+    let g = trace::trace(&specs, step).unwrap();
+    assert_eq!(count_prims(&g, "dot_general"), 2, "graph:\n{g}");
+    // The same gradient as when x's cotangent is computed too.
+    let both = autodiff::grad(
+        |v| ops::sum(&ops::relu(&ops::matmul(&v[0], &v[1])?)?, None, false),
+        &xs,
+    )
+    .unwrap();
+    let only_w = g.call(&xs).unwrap();
+    assert_eq!(
+        only_w[0].to_vec::<f32>().unwrap(),
+        both[1].to_vec::<f32>().unwrap()
+    );
+
+    // A convolution of a constant image: forward and kernel gradient only.
+    let img = Tensor::from_vec(
+        (0..2 * 6 * 6 * 3).map(|i| i as f32 * 0.01).collect(),
+        [2, 6, 6, 3],
+    )
+    .unwrap();
+    let k = Tensor::from_vec(
+        (0..3 * 3 * 3 * 4).map(|i| i as f32 * 0.02).collect(),
+        [3, 3, 3, 4],
+    )
+    .unwrap();
+    let conv_step = |v: &[Tensor]| {
+        let x = v[0].clone();
+        autodiff::grad(
+            move |k| ops::sum(&ops::conv(&x, &k[0], &Default::default())?, None, false),
+            &v[1..],
+        )
+    };
+    let specs = vec![img.spec().clone(), k.spec().clone()];
+    let g = trace::trace(&specs, conv_step).unwrap();
+    assert_eq!(count_prims(&g, "conv_general_dilated"), 2, "graph:\n{g}");
+}

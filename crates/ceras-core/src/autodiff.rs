@@ -186,8 +186,31 @@ fn backward(
     let mut ct: HashMap<u64, Tensor> = HashMap::new();
     ct.insert(target.id(), seed.clone());
     let keep: HashSet<u64> = sources.iter().map(|s| s.id()).collect();
+    // Tensors that depend on a source: only their cotangents are worth
+    // computing. Without this, every product with a constant (the data batch
+    // entering the first layer, a constant `0` in `relu`) would also get the
+    // gradient with respect to the constant — a full matmul or convolution
+    // that is thrown away.
+    let mut live = keep.clone();
+    for (_, inputs, outputs) in records {
+        if inputs.iter().any(|x| live.contains(&x.id())) {
+            live.extend(outputs.iter().map(|o| o.id()));
+        }
+    }
     for (kind, inputs, outputs) in records.iter().rev() {
         if !outputs.iter().any(|o| ct.contains_key(&o.id())) {
+            continue;
+        }
+        let need: Vec<bool> = inputs
+            .iter()
+            .map(|x| live.contains(&x.id()) && differentiable(x.dtype()))
+            .collect();
+        if !need.contains(&true) {
+            for o in outputs {
+                if !keep.contains(&o.id()) {
+                    ct.remove(&o.id());
+                }
+            }
             continue;
         }
         // Every consumer of these outputs was recorded later, so was already
@@ -213,7 +236,7 @@ fn backward(
                         None => lax::zeros_like(o),
                     })
                     .collect::<Result<_>>()?;
-                vjp(p, inputs, outputs, &filled)?
+                vjp(p, inputs, outputs, &filled, &need)?
             }
             Kind::Custom(f) => {
                 let filled: Vec<Tensor> = cts
@@ -227,9 +250,9 @@ fn backward(
                 f(&filled)?
             }
         };
-        for (x, g) in inputs.iter().zip(grads) {
+        for ((x, g), &needed) in inputs.iter().zip(grads).zip(&need) {
             let Some(g) = g else { continue };
-            if !differentiable(x.dtype()) {
+            if !needed {
                 continue;
             }
             let g = if g.dtype() != x.dtype() {
@@ -473,8 +496,25 @@ fn scatter_along_axis(g: &Tensor, idx: &Tensor, shape: &[usize], axis: usize) ->
     reshape(&out, shape)
 }
 
-/// The vector-Jacobian product of one primitive: output cotangents → input cotangents.
-pub fn vjp(p: &Prim, x: &[Tensor], y: &[Tensor], g: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
+/// `f()` when `need` is set, else `None` (the cotangent is not wanted).
+fn when(need: bool, f: impl FnOnce() -> Result<Tensor>) -> Result<Option<Tensor>> {
+    if need {
+        f().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The vector-Jacobian product of one primitive: output cotangents → input
+/// cotangents. `need[i]` says whether input `i`'s cotangent is wanted; rules
+/// may skip (return `None` for) the others, and the costly ones do.
+pub fn vjp(
+    p: &Prim,
+    x: &[Tensor],
+    y: &[Tensor],
+    g: &[Tensor],
+    need: &[bool],
+) -> Result<Vec<Option<Tensor>>> {
     let g0 = &g[0];
     Ok(match p {
         Prim::Unary(u) => {
@@ -531,12 +571,12 @@ pub fn vjp(p: &Prim, x: &[Tensor], y: &[Tensor], g: &[Tensor]) -> Result<Vec<Opt
             use BinaryOp::*;
             match b {
                 Add => vec![some(g0.clone()), some(g0.clone())],
-                Sub => vec![some(g0.clone()), some(neg(g0)?)],
-                Mul => vec![some(mul(g0, c)?), some(mul(g0, a)?)],
+                Sub => vec![some(g0.clone()), when(need[1], || neg(g0))?],
+                Mul => vec![when(need[0], || mul(g0, c))?, when(need[1], || mul(g0, a))?],
                 Div => {
                     let ga = div(g0, c)?;
-                    let gb = neg(&mul(&ga, &y[0])?)?;
-                    vec![some(ga), some(gb)]
+                    let gb = when(need[1], || neg(&mul(&ga, &y[0])?))?;
+                    vec![some(ga), gb]
                 }
                 Rem => {
                     let q = unary(UnaryOp::Trunc, &div(a, c)?)?;
@@ -554,18 +594,14 @@ pub fn vjp(p: &Prim, x: &[Tensor], y: &[Tensor], g: &[Tensor]) -> Result<Vec<Opt
                     vec![some(ga), some(gb)]
                 }
                 Max | Min => {
+                    // The winner takes the cotangent; ties split it evenly.
                     let cmp = if *b == Max { CmpOp::Gt } else { CmpOp::Lt };
-                    let one = full_like(a, 1.0)?;
-                    let half = full_like(a, 0.5)?;
                     let zero = zeros_like(a)?;
-                    let wins = select(
-                        &compare(cmp, a, c)?,
-                        &one,
-                        &select(&compare(CmpOp::Eq, a, c)?, &half, &zero)?,
-                    )?;
-                    let ga = mul(g0, &wins)?;
-                    let gb = sub(g0, &ga)?;
-                    vec![some(ga), some(gb)]
+                    let half = mul_scalar(g0, 0.5)?;
+                    let tie = select(&compare(CmpOp::Eq, a, c)?, &half, &zero)?;
+                    let ga = select(&compare(cmp, a, c)?, g0, &tie)?;
+                    let gb = when(need[1], || sub(g0, &ga))?;
+                    vec![when(need[0], || Ok(ga))?, gb]
                 }
                 Atan2 => {
                     let den = add(&sq(a)?, &sq(c)?)?;
@@ -582,8 +618,8 @@ pub fn vjp(p: &Prim, x: &[Tensor], y: &[Tensor], g: &[Tensor]) -> Result<Vec<Opt
             let z = zeros_like(g0)?;
             vec![
                 None,
-                some(select(&x[0], g0, &z)?),
-                some(select(&x[0], &z, g0)?),
+                when(need[1], || select(&x[0], g0, &z))?,
+                when(need[2], || select(&x[0], &z, g0))?,
             ]
         }
         Prim::Cast(_) => {
@@ -661,8 +697,10 @@ pub fn vjp(p: &Prim, x: &[Tensor], y: &[Tensor], g: &[Tensor]) -> Result<Vec<Opt
                 .collect();
             let gx = slice(&gz, &start, &limit, &strides)?;
             let all: Vec<usize> = (0..g0.ndim()).collect();
-            let gv = sub(&reduce_sum(g0, &all)?, &reduce_sum(&gx, &all)?)?;
-            vec![some(gx), some(gv)]
+            let gv = when(need[1], || {
+                sub(&reduce_sum(g0, &all)?, &reduce_sum(&gx, &all)?)
+            })?;
+            vec![some(gx), gv]
         }
         Prim::Concatenate(axis) => {
             let mut off = 0;
@@ -738,26 +776,30 @@ pub fn vjp(p: &Prim, x: &[Tensor], y: &[Tensor], g: &[Tensor]) -> Result<Vec<Opt
             let g_lfree: Vec<usize> = (nb..nb + lfree.len()).collect();
             let g_rfree: Vec<usize> = (nb + lfree.len()..g0.ndim()).collect();
             // d lhs = g · rhs over rhs free dims.
-            let dl = dot_general(g0, r, &g_rfree, &rfree, &gb, rhs_batch)?;
-            let mut rc_sorted: Vec<usize> = rhs_contract.clone();
-            rc_sorted.sort();
-            let mut pos: Vec<usize> = lhs_batch.clone();
-            pos.extend(&lfree);
-            pos.extend(rc_sorted.iter().map(|rc| {
-                lhs_contract[rhs_contract.iter().position(|x| x == rc).expect("present")]
-            }));
-            let dl = transpose(&dl, &inverse_perm(&pos))?;
+            let dl = when(need[0], || {
+                let dl = dot_general(g0, r, &g_rfree, &rfree, &gb, rhs_batch)?;
+                let mut rc_sorted: Vec<usize> = rhs_contract.clone();
+                rc_sorted.sort();
+                let mut pos: Vec<usize> = lhs_batch.clone();
+                pos.extend(&lfree);
+                pos.extend(rc_sorted.iter().map(|rc| {
+                    lhs_contract[rhs_contract.iter().position(|x| x == rc).expect("present")]
+                }));
+                transpose(&dl, &inverse_perm(&pos))
+            })?;
             // d rhs = g · lhs over lhs free dims.
-            let dr = dot_general(g0, l, &g_lfree, &lfree, &gb, lhs_batch)?;
-            let mut lc_sorted: Vec<usize> = lhs_contract.clone();
-            lc_sorted.sort();
-            let mut pos: Vec<usize> = rhs_batch.clone();
-            pos.extend(&rfree);
-            pos.extend(lc_sorted.iter().map(|lc| {
-                rhs_contract[lhs_contract.iter().position(|x| x == lc).expect("present")]
-            }));
-            let dr = transpose(&dr, &inverse_perm(&pos))?;
-            vec![some(dl), some(dr)]
+            let dr = when(need[1], || {
+                let dr = dot_general(g0, l, &g_lfree, &lfree, &gb, lhs_batch)?;
+                let mut lc_sorted: Vec<usize> = lhs_contract.clone();
+                lc_sorted.sort();
+                let mut pos: Vec<usize> = rhs_batch.clone();
+                pos.extend(&rfree);
+                pos.extend(lc_sorted.iter().map(|lc| {
+                    rhs_contract[lhs_contract.iter().position(|x| x == lc).expect("present")]
+                }));
+                transpose(&dr, &inverse_perm(&pos))
+            })?;
+            vec![dl, dr]
         }
         Prim::Conv {
             strides,
@@ -772,79 +814,83 @@ pub fn vjp(p: &Prim, x: &[Tensor], y: &[Tensor], g: &[Tensor]) -> Result<Vec<Opt
             let in_sp = &xx.shape()[2..];
             let k_sp = &k.shape()[2..];
             let out_sp = &g0.shape()[2..];
-            // lhs: conv of g with the spatially reversed, I/O-swapped kernel.
-            let lpad = conv_lhs_padding(
-                in_sp,
-                k_sp,
-                strides,
-                out_sp,
-                padding,
-                lhs_dilation,
-                rhs_dilation,
-            );
-            let (o, ig) = (k.shape()[0], k.shape()[1]);
-            let kr = rev(k, &sp)?;
-            let kt = if *groups == 1 {
-                transpose(&kr, &swap01(k.ndim()))?
-            } else {
-                let og = o / groups;
-                let mut s1 = vec![*groups, og, ig];
-                s1.extend(k_sp);
-                let mut perm = vec![0, 2, 1];
-                perm.extend(3..3 + nd);
-                let mut s2 = vec![groups * ig, og];
-                s2.extend(k_sp);
-                reshape(&transpose(&reshape(&kr, &s1)?, &perm)?, &s2)?
-            };
-            let dx = conv(g0, &kt, lhs_dilation, &lpad, strides, rhs_dilation, *groups)?;
-            // rhs: correlate input with g, batch dim acting as features.
-            let rpad = conv_rhs_padding(
-                in_sp,
-                k_sp,
-                strides,
-                out_sp,
-                padding,
-                lhs_dilation,
-                rhs_dilation,
-            );
-            let perm = swap01(xx.ndim());
-            let one_group = |xg: &Tensor, gg: &Tensor| -> Result<Tensor> {
-                let dk = conv(
-                    &transpose(xg, &perm)?,
-                    &transpose(gg, &perm)?,
-                    rhs_dilation,
-                    &rpad,
-                    lhs_dilation,
+            let dx = when(need[0], || {
+                // lhs: conv of g with the spatially reversed, I/O-swapped kernel.
+                let lpad = conv_lhs_padding(
+                    in_sp,
+                    k_sp,
                     strides,
-                    1,
-                )?;
-                transpose(&dk, &perm)
-            };
-            let dk = if *groups == 1 {
-                one_group(xx, g0)?
-            } else {
-                let c = xx.shape()[1];
-                let (cg, og) = (c / groups, o / groups);
-                let parts: Vec<Tensor> = (0..*groups)
-                    .map(|gi| {
-                        one_group(
-                            &slice_axis(xx, 1, gi * cg, (gi + 1) * cg)?,
-                            &slice_axis(g0, 1, gi * og, (gi + 1) * og)?,
-                        )
-                    })
-                    .collect::<Result<_>>()?;
-                let refs: Vec<&Tensor> = parts.iter().collect();
-                concatenate(&refs, 0)?
-            };
-            // The computed kernel gradient may be larger than the kernel when the
-            // forward window did not cover the whole padded input; crop it.
-            let dk = if dk.shape() != k.shape() {
-                let z = vec![0; k.ndim()];
-                slice(&dk, &z, k.shape(), &vec![1; k.ndim()])?
-            } else {
-                dk
-            };
-            vec![some(dx), some(dk)]
+                    out_sp,
+                    padding,
+                    lhs_dilation,
+                    rhs_dilation,
+                );
+                let (o, ig) = (k.shape()[0], k.shape()[1]);
+                let kr = rev(k, &sp)?;
+                let kt = if *groups == 1 {
+                    transpose(&kr, &swap01(k.ndim()))?
+                } else {
+                    let og = o / groups;
+                    let mut s1 = vec![*groups, og, ig];
+                    s1.extend(k_sp);
+                    let mut perm = vec![0, 2, 1];
+                    perm.extend(3..3 + nd);
+                    let mut s2 = vec![groups * ig, og];
+                    s2.extend(k_sp);
+                    reshape(&transpose(&reshape(&kr, &s1)?, &perm)?, &s2)?
+                };
+                conv(g0, &kt, lhs_dilation, &lpad, strides, rhs_dilation, *groups)
+            })?;
+            let dk = when(need[1], || {
+                // rhs: correlate input with g, batch dim acting as features.
+                let rpad = conv_rhs_padding(
+                    in_sp,
+                    k_sp,
+                    strides,
+                    out_sp,
+                    padding,
+                    lhs_dilation,
+                    rhs_dilation,
+                );
+                let perm = swap01(xx.ndim());
+                let one_group = |xg: &Tensor, gg: &Tensor| -> Result<Tensor> {
+                    let dk = conv(
+                        &transpose(xg, &perm)?,
+                        &transpose(gg, &perm)?,
+                        rhs_dilation,
+                        &rpad,
+                        lhs_dilation,
+                        strides,
+                        1,
+                    )?;
+                    transpose(&dk, &perm)
+                };
+                let dk = if *groups == 1 {
+                    one_group(xx, g0)?
+                } else {
+                    let c = xx.shape()[1];
+                    let (cg, og) = (c / groups, k.shape()[0] / groups);
+                    let parts: Vec<Tensor> = (0..*groups)
+                        .map(|gi| {
+                            one_group(
+                                &slice_axis(xx, 1, gi * cg, (gi + 1) * cg)?,
+                                &slice_axis(g0, 1, gi * og, (gi + 1) * og)?,
+                            )
+                        })
+                        .collect::<Result<_>>()?;
+                    let refs: Vec<&Tensor> = parts.iter().collect();
+                    concatenate(&refs, 0)?
+                };
+                // The computed kernel gradient may be larger than the kernel when the
+                // forward window did not cover the whole padded input; crop it.
+                if dk.shape() != k.shape() {
+                    let z = vec![0; k.ndim()];
+                    slice(&dk, &z, k.shape(), &vec![1; k.ndim()])
+                } else {
+                    Ok(dk)
+                }
+            })?;
+            vec![dx, dk]
         }
         Prim::ReduceWindow {
             op,
@@ -897,14 +943,14 @@ pub fn vjp(p: &Prim, x: &[Tensor], y: &[Tensor], g: &[Tensor]) -> Result<Vec<Opt
             vec![some(scatter(&z, &x[1], g0, *axis, ScatterMode::Add)?), None]
         }
         Prim::Scatter { axis, mode } => {
-            let gu = gather(g0, &x[1], *axis)?;
+            let gu = when(need[2], || gather(g0, &x[1], *axis))?;
             let gx = match mode {
                 ScatterMode::Add => g0.clone(),
                 ScatterMode::Set => {
                     scatter(g0, &x[1], &zeros_like(&x[2])?, *axis, ScatterMode::Set)?
                 }
             };
-            vec![some(gx), None, some(gu)]
+            vec![some(gx), None, gu]
         }
         Prim::Sort { axis, .. } => {
             vec![some(scatter_along_axis(g0, &y[1], x[0].shape(), *axis)?)]
