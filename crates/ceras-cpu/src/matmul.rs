@@ -24,8 +24,12 @@ pub(crate) struct MatRef<'a, T> {
     pub cs: usize,
 }
 
-/// Work (m·n·k) above which one product is worth threads.
-const PAR_WORK: usize = 1 << 18;
+/// Work (m·n·k) above which one product is split across threads by `gemm`.
+/// Smaller products of a batch run one per thread instead (see `dot_t`): a
+/// threaded `gemm` call costs a fork-join, and attention's per-head products
+/// (e.g. 200×200×32) paid that 64 times per op. 2^18 → 2^22 took the
+/// transformer step from 117–130 ms to 79–100 ms (docs/benchmarks.md).
+const PAR_WORK: usize = 1 << 22;
 
 fn is_gemm<T: 'static>() -> bool {
     let t = TypeId::of::<T>();
