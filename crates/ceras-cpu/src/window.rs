@@ -154,11 +154,17 @@ fn sas_t<T: Num>(
     }
     // Leading dims with trivial windows split the problem into independent slices.
     let lead = (0..r).take_while(|&d| win.trivial(d)).count();
+    // Trailing dims with trivial windows (the channels of a channels-last
+    // pooling) are lanes: every window position handles `lanes` contiguous
+    // elements at once, instead of paying the index arithmetic per element.
+    let trail = (lead..r).rev().take_while(|&d| win.trivial(d)).count();
     let (ish, osh) = (&shape[lead..], &src_shape[lead..]);
     let (isz, osz) = (numel(ish), numel(osh));
     let ist = istrides(ish);
-    let wsh = &win.window[lead..];
-    let rr = ish.len();
+    let rr = ish.len() - trail;
+    let lanes = numel(&ish[rr..]);
+    let wsh = &win.window[lead..lead + rr];
+    let (ish, osh) = (&ish[..rr], &osh[..rr]);
     // Window taps: multi-index and offset from the window's corner (row-major order,
     // so the first maximum found is the first in the window).
     let mut taps: Vec<(Vec<usize>, isize)> = Vec::new();
@@ -174,7 +180,7 @@ fn sas_t<T: Num>(
             }
         }
     }
-    let (st, lo): (Vec<usize>, Vec<isize>) = (lead..r)
+    let (st, lo): (Vec<usize>, Vec<isize>) = (lead..lead + rr)
         .map(|d| (win.strides[d], win.padding[d].0 as isize))
         .unzip();
     let slice = |(pi, outs): (usize, &mut [T::A])| {
@@ -182,7 +188,10 @@ fn sas_t<T: Num>(
         let ss = &src[pi * osz..(pi + 1) * osz];
         let mut oidx = vec![0usize; rr];
         let mut start = vec![0isize; rr];
-        for &sv in ss {
+        // Per lane: the offset and value of the best element so far.
+        let mut best_o = vec![usize::MAX; lanes];
+        let mut best_v = vec![zero; lanes];
+        for sv in ss.chunks(lanes) {
             let (mut inside, mut base) = (true, 0isize);
             for d in 0..rr {
                 let s0 = (oidx[d] * st[d]) as isize - lo[d];
@@ -190,7 +199,7 @@ fn sas_t<T: Num>(
                 inside &= s0 >= 0 && s0 + wsh[d] as isize <= ish[d] as isize;
                 base += s0 * ist[d];
             }
-            let mut best: Option<(usize, T::A)> = None;
+            best_o.fill(usize::MAX);
             for (wi, off) in &taps {
                 let outside = |d: usize| {
                     let p = start[d] + wi[d] as isize;
@@ -200,13 +209,19 @@ fn sas_t<T: Num>(
                     continue;
                 }
                 let o = (base + off) as usize;
-                let v = xs[o].to_acc();
-                if best.is_none_or(|(_, b)| better(v, b, true)) {
-                    best = Some((o, v));
+                let row = &xs[o..o + lanes];
+                for (c, &xv) in row.iter().enumerate() {
+                    let v = xv.to_acc();
+                    if best_o[c] == usize::MAX || better(v, best_v[c], true) {
+                        best_o[c] = o + c;
+                        best_v[c] = v;
+                    }
                 }
             }
-            if let Some((o, _)) = best {
-                outs[o] = outs[o].add(sv.to_acc());
+            for (&o, &sv) in best_o.iter().zip(sv) {
+                if o != usize::MAX {
+                    outs[o] = outs[o].add(sv.to_acc());
+                }
             }
             next_index(&mut oidx, osh);
         }

@@ -79,6 +79,20 @@ fn reduce_window_and_select_scatter() {
             vec![1, 2, 3],
             vec![(1, 0), (0, 1), (1, 1)],
         ),
+        // Channels-last: trailing dims with trivial windows are lanes.
+        (
+            vec![2, 7, 6, 5],
+            vec![1, 2, 2, 1],
+            vec![1, 2, 2, 1],
+            vec![(0, 0); 4],
+        ),
+        (
+            vec![3, 5, 4, 2, 3],
+            vec![2, 3, 1, 1, 1],
+            vec![1, 2, 1, 1, 1],
+            vec![(1, 0), (1, 1), (0, 0), (0, 0), (0, 0)],
+        ),
+        (vec![4, 3], vec![1, 1], vec![1, 1], vec![(0, 0); 2]),
     ];
     for (shape, win, st, pad) in cases {
         let n: usize = shape.iter().product();
