@@ -775,29 +775,52 @@ pub fn vjp(
             let gb: Vec<usize> = (0..nb).collect();
             let g_lfree: Vec<usize> = (nb..nb + lfree.len()).collect();
             let g_rfree: Vec<usize> = (nb + lfree.len()..g0.ndim()).collect();
-            // d lhs = g · rhs over rhs free dims.
+            // The cotangent of one side: g contracted with the other side over
+            // the other's free dims, then transposed back into this side's order.
+            let side = |other: &Tensor,
+                        g_other_free: &[usize],
+                        other_free: &[usize],
+                        other_batch: &[usize],
+                        other_contract: &[usize],
+                        my_batch: &[usize],
+                        my_free: &[usize],
+                        my_contract: &[usize]| {
+                let d = dot_general(g0, other, g_other_free, other_free, &gb, other_batch)?;
+                let mut oc_sorted = other_contract.to_vec();
+                oc_sorted.sort();
+                let mut pos = my_batch.to_vec();
+                pos.extend(my_free);
+                pos.extend(oc_sorted.iter().map(|oc| {
+                    my_contract[other_contract
+                        .iter()
+                        .position(|x| x == oc)
+                        .expect("present")]
+                }));
+                transpose(&d, &inverse_perm(&pos))
+            };
             let dl = when(need[0], || {
-                let dl = dot_general(g0, r, &g_rfree, &rfree, &gb, rhs_batch)?;
-                let mut rc_sorted: Vec<usize> = rhs_contract.clone();
-                rc_sorted.sort();
-                let mut pos: Vec<usize> = lhs_batch.clone();
-                pos.extend(&lfree);
-                pos.extend(rc_sorted.iter().map(|rc| {
-                    lhs_contract[rhs_contract.iter().position(|x| x == rc).expect("present")]
-                }));
-                transpose(&dl, &inverse_perm(&pos))
+                side(
+                    r,
+                    &g_rfree,
+                    &rfree,
+                    rhs_batch,
+                    rhs_contract,
+                    lhs_batch,
+                    &lfree,
+                    lhs_contract,
+                )
             })?;
-            // d rhs = g · lhs over lhs free dims.
             let dr = when(need[1], || {
-                let dr = dot_general(g0, l, &g_lfree, &lfree, &gb, lhs_batch)?;
-                let mut lc_sorted: Vec<usize> = lhs_contract.clone();
-                lc_sorted.sort();
-                let mut pos: Vec<usize> = rhs_batch.clone();
-                pos.extend(&rfree);
-                pos.extend(lc_sorted.iter().map(|lc| {
-                    rhs_contract[lhs_contract.iter().position(|x| x == lc).expect("present")]
-                }));
-                transpose(&dr, &inverse_perm(&pos))
+                side(
+                    l,
+                    &g_lfree,
+                    &lfree,
+                    lhs_batch,
+                    lhs_contract,
+                    rhs_batch,
+                    &rfree,
+                    rhs_contract,
+                )
             })?;
             vec![dl, dr]
         }
