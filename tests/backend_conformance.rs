@@ -450,6 +450,7 @@ fn conv_matches_naive() {
             let (want, shape) = naive_conv(&x, xs, &k, ks, st, pad, ld, rd, g);
             let out = r.exec(
                 Prim::Conv {
+                    dims: ConvDims::channels_first(2),
                     strides: st.to_vec(),
                     padding: pad.to_vec(),
                     lhs_dilation: ld.to_vec(),
@@ -460,8 +461,74 @@ fn conv_matches_naive() {
             );
             assert_eq!(out[0].1, shape);
             close(&out[0].0, &want);
+            // The same convolution in three other layouts: channels-last data with
+            // an HWIO kernel (Keras's), with the kernel's features swapped (the
+            // input gradient's), and an arbitrary permutation of every operand.
+            let x4 = [1, xs[0], xs[1], xs[2]];
+            let layouts = [
+                ConvDims::channels_last(2),
+                ConvDims {
+                    rhs: vec![2, 3, 0, 1],
+                    ..ConvDims::channels_last(2)
+                },
+                ConvDims {
+                    lhs: vec![3, 1, 0, 2],
+                    rhs: vec![1, 3, 2, 0],
+                    out: vec![2, 0, 3, 1],
+                },
+            ];
+            for dims in layouts {
+                let (xp, xps) = place(&x, &x4, &dims.lhs);
+                let (kp, kps) = place(&k, &ks, &dims.rhs);
+                let out = r.exec(
+                    Prim::Conv {
+                        dims: dims.clone(),
+                        strides: st.to_vec(),
+                        padding: pad.to_vec(),
+                        lhs_dilation: ld.to_vec(),
+                        rhs_dilation: rd.to_vec(),
+                        groups: g,
+                    },
+                    &[f32s(&xp, &xps), f32s(&kp, &kps)],
+                );
+                let (_, ops) = place(&vec![0.0; want.len()], &shape, &dims.out);
+                assert_eq!(out[0].1, ops, "{dims:?}");
+                let got: Vec<f32> = out[0].0.to_f64_vec().iter().map(|&v| v as f32).collect();
+                let (back, _) = permute(&got, &ops, &dims.out);
+                close(&HostData::F32(back), &want);
+            }
         }
     });
+}
+
+/// `v` (shape `s`) with its axes permuted: output axis `i` is input axis `perm[i]`.
+fn permute(v: &[f32], s: &[usize], perm: &[usize]) -> (Vec<f32>, Vec<usize>) {
+    let os: Vec<usize> = perm.iter().map(|&p| s[p]).collect();
+    let mut st = vec![1; s.len()];
+    for i in (0..s.len().saturating_sub(1)).rev() {
+        st[i] = st[i + 1] * s[i + 1];
+    }
+    let out = (0..v.len())
+        .map(|mut i| {
+            let mut off = 0;
+            for d in (0..os.len()).rev() {
+                off += i % os[d] * st[perm[d]];
+                i /= os[d];
+            }
+            v[off]
+        })
+        .collect();
+    (out, os)
+}
+
+/// A logical `[batch, feature, *spatial]`-style array laid out by a conv spec:
+/// physical axis `spec[i]` holds logical axis `i`.
+fn place(v: &[f32], logical: &[usize], spec: &[usize]) -> (Vec<f32>, Vec<usize>) {
+    let mut inv = vec![0; spec.len()];
+    for (i, &a) in spec.iter().enumerate() {
+        inv[a] = i;
+    }
+    permute(v, logical, &inv)
 }
 
 #[test]

@@ -571,6 +571,7 @@ fn dot_and_conv_agree() {
                 lhs: Vec<usize>,
                 rhs: Vec<usize>,
                 groups| Prim::Conv {
+        dims: ConvDims::channels_first(strides.len()),
         strides,
         padding,
         lhs_dilation: lhs,

@@ -474,12 +474,6 @@ fn conv_rhs_padding(
         .collect()
 }
 
-fn swap01(n: usize) -> Vec<usize> {
-    let mut p: Vec<usize> = (0..n).collect();
-    p.swap(0, 1);
-    p
-}
-
 /// `take_along_axis`-style scatter-add of `g` (shape of `idx`) into zeros of `shape`
 /// at `idx` along `axis`, through a flattened gather index.
 fn scatter_along_axis(g: &Tensor, idx: &Tensor, shape: &[usize], axis: usize) -> Result<Tensor> {
@@ -825,6 +819,7 @@ pub fn vjp(
             vec![dl, dr]
         }
         Prim::Conv {
+            dims,
             strides,
             padding,
             lhs_dilation,
@@ -833,12 +828,13 @@ pub fn vjp(
         } => {
             let (xx, k) = (&x[0], &x[1]);
             let nd = xx.ndim() - 2;
-            let sp: Vec<usize> = (2..nd + 2).collect();
-            let in_sp = &xx.shape()[2..];
-            let k_sp = &k.shape()[2..];
-            let out_sp = &g0.shape()[2..];
+            let (lhs_spec, rhs_spec, out_spec) = (&dims.lhs, &dims.rhs, &dims.out);
+            let in_sp = &logical_shape(xx.shape(), lhs_spec)[2..];
+            let k_sp = &logical_shape(k.shape(), rhs_spec)[2..];
+            let out_sp = &logical_shape(g0.shape(), out_spec)[2..];
             let dx = when(need[0], || {
-                // lhs: conv of g with the spatially reversed, I/O-swapped kernel.
+                // lhs: conv of g with the spatially reversed, I/O-swapped kernel
+                // (`lax._conv_general_dilated_transpose_lhs`).
                 let lpad = conv_lhs_padding(
                     in_sp,
                     k_sp,
@@ -848,11 +844,15 @@ pub fn vjp(
                     lhs_dilation,
                     rhs_dilation,
                 );
-                let (o, ig) = (k.shape()[0], k.shape()[1]);
-                let kr = rev(k, &sp)?;
-                let kt = if *groups == 1 {
-                    transpose(&kr, &swap01(k.ndim()))?
+                let kr = rev(k, &rhs_spec[2..])?;
+                let (kt, t_rhs) = if *groups == 1 {
+                    // Swapping the roles of the kernel's feature axes needs no copy.
+                    (kr, ConvDims::swap01(rhs_spec))
                 } else {
+                    // Move the group factor from the output into the input features:
+                    // in the logical `[O, I, *sp]` layout (kernels are small).
+                    let kr = transpose(&kr, rhs_spec)?;
+                    let (o, ig) = (kr.shape()[0], kr.shape()[1]);
                     let og = o / groups;
                     let mut s1 = vec![*groups, og, ig];
                     s1.extend(k_sp);
@@ -860,12 +860,28 @@ pub fn vjp(
                     perm.extend(3..3 + nd);
                     let mut s2 = vec![groups * ig, og];
                     s2.extend(k_sp);
-                    reshape(&transpose(&reshape(&kr, &s1)?, &perm)?, &s2)?
+                    let kt = reshape(&transpose(&reshape(&kr, &s1)?, &perm)?, &s2)?;
+                    (kt, (0..nd + 2).collect())
                 };
-                conv(g0, &kt, lhs_dilation, &lpad, strides, rhs_dilation, *groups)
+                let tdims = ConvDims {
+                    lhs: out_spec.clone(),
+                    rhs: t_rhs,
+                    out: lhs_spec.clone(),
+                };
+                conv_general(
+                    g0,
+                    &kt,
+                    &tdims,
+                    lhs_dilation,
+                    &lpad,
+                    strides,
+                    rhs_dilation,
+                    *groups,
+                )
             })?;
             let dk = when(need[1], || {
-                // rhs: correlate input with g, batch dim acting as features.
+                // rhs: correlate input with g, the batch dim acting as the features
+                // (`lax._conv_general_dilated_transpose_rhs`).
                 let rpad = conv_rhs_padding(
                     in_sp,
                     k_sp,
@@ -875,34 +891,39 @@ pub fn vjp(
                     lhs_dilation,
                     rhs_dilation,
                 );
-                let perm = swap01(xx.ndim());
+                let tdims = ConvDims {
+                    lhs: ConvDims::swap01(lhs_spec),
+                    rhs: ConvDims::swap01(out_spec),
+                    out: ConvDims::swap01(rhs_spec),
+                };
                 let one_group = |xg: &Tensor, gg: &Tensor| -> Result<Tensor> {
-                    let dk = conv(
-                        &transpose(xg, &perm)?,
-                        &transpose(gg, &perm)?,
+                    conv_general(
+                        xg,
+                        gg,
+                        &tdims,
                         rhs_dilation,
                         &rpad,
                         lhs_dilation,
                         strides,
                         1,
-                    )?;
-                    transpose(&dk, &perm)
+                    )
                 };
                 let dk = if *groups == 1 {
                     one_group(xx, g0)?
                 } else {
-                    let c = xx.shape()[1];
-                    let (cg, og) = (c / groups, k.shape()[0] / groups);
+                    let (c_ax, o_ax) = (lhs_spec[1], out_spec[1]);
+                    let c = xx.shape()[c_ax];
+                    let (cg, og) = (c / groups, g0.shape()[o_ax] / groups);
                     let parts: Vec<Tensor> = (0..*groups)
                         .map(|gi| {
                             one_group(
-                                &slice_axis(xx, 1, gi * cg, (gi + 1) * cg)?,
-                                &slice_axis(g0, 1, gi * og, (gi + 1) * og)?,
+                                &slice_axis(xx, c_ax, gi * cg, (gi + 1) * cg)?,
+                                &slice_axis(g0, o_ax, gi * og, (gi + 1) * og)?,
                             )
                         })
                         .collect::<Result<_>>()?;
                     let refs: Vec<&Tensor> = parts.iter().collect();
-                    concatenate(&refs, 0)?
+                    concatenate(&refs, rhs_spec[0])?
                 };
                 // The computed kernel gradient may be larger than the kernel when the
                 // forward window did not cover the whole padded input; crop it.

@@ -177,8 +177,33 @@ pub fn conv(
     rhs_dilation: &[usize],
     groups: usize,
 ) -> Result<Tensor> {
+    let dims = ConvDims::channels_first(x.ndim().saturating_sub(2));
+    conv_general(
+        x,
+        k,
+        &dims,
+        strides,
+        padding,
+        lhs_dilation,
+        rhs_dilation,
+        groups,
+    )
+}
+/// `lax.conv_general_dilated` with dimension numbers (see [`ConvDims`]).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_general(
+    x: &Tensor,
+    k: &Tensor,
+    dims: &ConvDims,
+    strides: &[usize],
+    padding: &[(i64, i64)],
+    lhs_dilation: &[usize],
+    rhs_dilation: &[usize],
+    groups: usize,
+) -> Result<Tensor> {
     apply1(
         &Prim::Conv {
+            dims: dims.clone(),
             strides: strides.to_vec(),
             padding: padding.to_vec(),
             lhs_dilation: lhs_dilation.to_vec(),

@@ -233,9 +233,14 @@ pub enum Prim {
         /// Batch dims of rhs.
         rhs_batch: Vec<usize>,
     },
-    /// `lax.conv_general_dilated` with layouts lhs `[N, C, *spatial]`,
-    /// rhs `[O, C / groups, *spatial]`, output `[N, O, *spatial]`.
+    /// `lax.conv_general_dilated`. Logically lhs is `[N, C, *spatial]`, rhs
+    /// `[O, C / groups, *spatial]` and the output `[N, O, *spatial]`; `dims` says
+    /// where each of those logical dimensions lies in memory (channels-last data,
+    /// Keras's `(*spatial, in, out)` kernels, and the layouts the gradients use
+    /// need no transposes).
     Conv {
+        /// Dimension numbers: where each logical dimension of the operands lies.
+        dims: ConvDims,
         /// Window strides per spatial dim.
         strides: Vec<usize>,
         /// Explicit (low, high) padding per spatial dim (may be negative).
@@ -310,6 +315,73 @@ pub enum Prim {
         /// Scan from the end.
         reverse: bool,
     },
+}
+
+/// `lax.ConvDimensionNumbers`: the axis of each logical dimension of a
+/// convolution's operands and result. `lhs` lists the axes of `[batch, feature,
+/// *spatial]`, `rhs` of `[out_feature, in_feature, *spatial]`, `out` of
+/// `[batch, feature, *spatial]`; each is a permutation of `0..rank`.
+///
+/// ```
+/// use ceras_core::prim::ConvDims;
+/// // NHWC data with Keras's HWIO kernels:
+/// let d = ConvDims::channels_last(2);
+/// assert_eq!(d.lhs, vec![0, 3, 1, 2]);
+/// assert_eq!(d.rhs, vec![3, 2, 0, 1]);
+/// assert_eq!(ConvDims::channels_first(2).lhs, vec![0, 1, 2, 3]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConvDims {
+    /// Axes of lhs `[batch, feature, *spatial]`.
+    pub lhs: Vec<usize>,
+    /// Axes of rhs `[out_feature, in_feature, *spatial]`.
+    pub rhs: Vec<usize>,
+    /// Axes of the output `[batch, feature, *spatial]`.
+    pub out: Vec<usize>,
+}
+
+impl ConvDims {
+    /// `NC*spatial` data, `OI*spatial` kernel (every spec the identity).
+    pub fn channels_first(nd: usize) -> ConvDims {
+        let id: Vec<usize> = (0..nd + 2).collect();
+        ConvDims {
+            lhs: id.clone(),
+            rhs: id.clone(),
+            out: id,
+        }
+    }
+
+    /// `N*spatialC` data, Keras's `*spatial,I,O` kernel.
+    pub fn channels_last(nd: usize) -> ConvDims {
+        let mut data = vec![0, nd + 1];
+        data.extend(1..=nd);
+        let mut rhs = vec![nd + 1, nd];
+        rhs.extend(0..nd);
+        ConvDims {
+            lhs: data.clone(),
+            rhs,
+            out: data,
+        }
+    }
+
+    /// Whether every spec is the identity (the channels-first layouts).
+    pub fn is_channels_first(&self) -> bool {
+        [&self.lhs, &self.rhs, &self.out]
+            .iter()
+            .all(|s| s.iter().enumerate().all(|(i, &a)| i == a))
+    }
+
+    /// `spec` with its first two entries swapped (`lax`'s `_conv_spec_transpose`).
+    pub fn swap01(spec: &[usize]) -> Vec<usize> {
+        let mut s = spec.to_vec();
+        s.swap(0, 1);
+        s
+    }
+}
+
+/// `shape` in a spec's logical order: `logical[i] = shape[spec[i]]`.
+pub fn logical_shape(shape: &[usize], spec: &[usize]) -> Vec<usize> {
+    spec.iter().map(|&a| shape[a]).collect()
 }
 
 /// Shape and dtype of a tensor, without data: what abstract evaluation works on.
@@ -729,6 +801,7 @@ impl Prim {
                 one(Spec::new(out, ins[0].dtype))
             }
             Prim::Conv {
+                dims,
                 strides,
                 padding,
                 lhs_dilation,
@@ -737,6 +810,23 @@ impl Prim {
             } => {
                 same_dtypes(op, ins)?;
                 let (x, k) = (&ins[0].shape, &ins[1].shape);
+                let r = x.len();
+                let perm_ok = |s: &[usize]| {
+                    let mut seen = vec![false; r];
+                    s.len() == r
+                        && s.iter()
+                            .all(|&a| a < r && !std::mem::replace(&mut seen[a], true))
+                };
+                if !(perm_ok(&dims.lhs) && perm_ok(&dims.rhs) && perm_ok(&dims.out)) || k.len() != r
+                {
+                    return Err(shape_err(
+                        op,
+                        format!(
+                            "dimension numbers {dims:?} are not permutations of the axes of input {x:?} and kernel {k:?}"
+                        ),
+                    ));
+                }
+                let (x, k) = (&logical_shape(x, &dims.lhs), &logical_shape(k, &dims.rhs));
                 let nd = x.len().saturating_sub(2);
                 if x.len() < 3
                     || k.len() != x.len()
@@ -775,7 +865,11 @@ impl Prim {
                     }
                     out.push(window_out(xin, kw, strides[i] as i64));
                 }
-                one(Spec::new(out, ins[0].dtype))
+                let mut placed = vec![0; r];
+                for (i, &a) in dims.out.iter().enumerate() {
+                    placed[a] = out[i];
+                }
+                one(Spec::new(placed, ins[0].dtype))
             }
             Prim::ReduceWindow {
                 window,

@@ -1,19 +1,23 @@
-//! `Conv` (`lax.conv_general_dilated`, layouts NC*spatial / OI*spatial / NC*spatial)
-//! by im2col + GEMM, per batch element and feature group.
+//! `Conv` (`lax.conv_general_dilated`) by im2col + GEMM. Channels-first layouts
+//! (`NC*sp` / `OI*sp`) run per batch element and feature group; channels-last data
+//! (Keras's default) runs as one GEMM over the whole batch, its im2col copying
+//! contiguous runs of channels, and so does its kernel gradient.
 //!
 //! For output position `q` and kernel tap `k` along a spatial dim, the dilated,
 //! padded input position is `p = q·stride + k·rhs_dil - pad_lo`; it reads input
 //! element `p / lhs_dil` when `p` is divisible by `lhs_dil` and in range, else 0.
 
 use crate::elementwise::{map, PAR_MIN};
-use crate::layout::istrides;
-use crate::matmul::{matmul, MatRef};
+use crate::layout::{istrides, transpose};
+use crate::matmul::{matmul, matmul_into, MatRef};
 use crate::num::{Acc, Num};
 use ceras_core::error::{dtype_err, Result};
+use ceras_core::prim::{logical_shape, ConvDims};
 use ceras_core::shape::numel;
 use ceras_core::HostData;
 use half::bf16;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Static parameters of a convolution.
 pub(crate) struct ConvParams<'a> {
@@ -98,8 +102,8 @@ fn tap_table(
 
 fn conv_t<T: Num>(
     x: &[T],
-    xs: &[usize],
     w: &[T],
+    xs: &[usize],
     ws: &[usize],
     os: &[usize],
     p: &ConvParams<'_>,
@@ -259,7 +263,46 @@ fn conv_t<T: Num>(
     out
 }
 
-/// `Conv` on two operands of equal dtype.
+/// Runs `$f(lhs, rhs, args..)` on the typed data of two operands of equal dtype
+/// (`bf16` through `f32`), giving `Result<HostData>`.
+macro_rules! typed {
+    ($f:ident, $x:expr, $w:expr $(, $arg:expr)*) => {{
+        use HostData as H;
+        match ($x, $w) {
+            (H::F32(a), H::F32(b)) => Ok(H::F32($f(a, b $(, $arg)*))),
+            (H::F64(a), H::F64(b)) => Ok(H::F64($f(a, b $(, $arg)*))),
+            (H::F16(a), H::F16(b)) => Ok(H::F16($f(a, b $(, $arg)*))),
+            (H::BF16(a), H::BF16(b)) => {
+                let r = $f(&map(a, bf16::to_f32), &map(b, bf16::to_f32) $(, $arg)*);
+                Ok(H::BF16(map(&r, bf16::from_f32)))
+            }
+            (H::I8(a), H::I8(b)) => Ok(H::I8($f(a, b $(, $arg)*))),
+            (H::I16(a), H::I16(b)) => Ok(H::I16($f(a, b $(, $arg)*))),
+            (H::I32(a), H::I32(b)) => Ok(H::I32($f(a, b $(, $arg)*))),
+            (H::I64(a), H::I64(b)) => Ok(H::I64($f(a, b $(, $arg)*))),
+            (H::U8(a), H::U8(b)) => Ok(H::U8($f(a, b $(, $arg)*))),
+            (H::U16(a), H::U16(b)) => Ok(H::U16($f(a, b $(, $arg)*))),
+            (H::U32(a), H::U32(b)) => Ok(H::U32($f(a, b $(, $arg)*))),
+            (H::U64(a), H::U64(b)) => Ok(H::U64($f(a, b $(, $arg)*))),
+            (a, b) => Err(dtype_err(
+                "conv_general_dilated",
+                format!(
+                    "the cpu backend supports equal numeric dtypes, got {} and {}",
+                    a.dtype(),
+                    b.dtype()
+                ),
+            )),
+        }
+    }};
+}
+
+/// `Conv` on two operands of equal dtype, in the layouts `dims` gives.
+///
+/// Three layouts run in place: channels-first (`NC*sp`, `OI*sp`), channels-last data
+/// with any kernel layout (the kernel, small, is copied to `*sp,I,O` if needed), and
+/// the channels-last kernel gradient (lhs and rhs `N*spC` read with batch and
+/// feature swapped, result `*sp,I,O`). Other layouts are transposed to
+/// channels-first and back.
 pub(crate) fn conv(
     x: &HostData,
     xs: &[usize],
@@ -267,33 +310,321 @@ pub(crate) fn conv(
     ws: &[usize],
     os: &[usize],
     p: &ConvParams<'_>,
+    dims: &ConvDims,
 ) -> Result<HostData> {
-    use HostData as H;
-    Ok(match (x, w) {
-        (H::F32(a), H::F32(b)) => H::F32(conv_t(a, xs, b, ws, os, p)),
-        (H::F64(a), H::F64(b)) => H::F64(conv_t(a, xs, b, ws, os, p)),
-        (H::F16(a), H::F16(b)) => H::F16(conv_t(a, xs, b, ws, os, p)),
-        (H::BF16(a), H::BF16(b)) => {
-            let r = conv_t(&map(a, bf16::to_f32), xs, &map(b, bf16::to_f32), ws, os, p);
-            H::BF16(map(&r, bf16::from_f32))
+    let r = xs.len();
+    let nd = r - 2;
+    if dims.is_channels_first() {
+        return typed!(conv_t, x, w, xs, ws, os, p);
+    }
+    let mut nhwc = vec![0, r - 1];
+    nhwc.extend(1..r - 1);
+    if p.groups == 1 && dims.lhs == nhwc && dims.out == nhwc {
+        let mut perm = dims.rhs[2..].to_vec();
+        perm.extend([dims.rhs[1], dims.rhs[0]]);
+        if perm.iter().enumerate().all(|(i, &a)| i == a) {
+            return typed!(conv_last, x, w, xs, ws, os, p);
         }
-        (H::I8(a), H::I8(b)) => H::I8(conv_t(a, xs, b, ws, os, p)),
-        (H::I16(a), H::I16(b)) => H::I16(conv_t(a, xs, b, ws, os, p)),
-        (H::I32(a), H::I32(b)) => H::I32(conv_t(a, xs, b, ws, os, p)),
-        (H::I64(a), H::I64(b)) => H::I64(conv_t(a, xs, b, ws, os, p)),
-        (H::U8(a), H::U8(b)) => H::U8(conv_t(a, xs, b, ws, os, p)),
-        (H::U16(a), H::U16(b)) => H::U16(conv_t(a, xs, b, ws, os, p)),
-        (H::U32(a), H::U32(b)) => H::U32(conv_t(a, xs, b, ws, os, p)),
-        (H::U64(a), H::U64(b)) => H::U64(conv_t(a, xs, b, ws, os, p)),
-        _ => {
-            return Err(dtype_err(
-                "conv_general_dilated",
-                format!(
-                    "the cpu backend supports equal numeric dtypes, got {} and {}",
-                    x.dtype(),
-                    w.dtype()
-                ),
-            ))
+        let wk = transpose(w, ws, &perm);
+        let wks = logical_shape(ws, &perm);
+        return typed!(conv_last, x, &wk, xs, &wks, os, p);
+    }
+    let mut swapped = vec![r - 1, 0];
+    swapped.extend(1..r - 1);
+    let mut hwio = vec![nd, nd + 1];
+    hwio.extend(0..nd);
+    if p.groups == 1 && dims.lhs == swapped && dims.rhs == swapped && dims.out == hwio {
+        return typed!(conv_last_filter_grad, x, w, xs, ws, os, p);
+    }
+    let (xcs, wcs, ocs) = (
+        logical_shape(xs, &dims.lhs),
+        logical_shape(ws, &dims.rhs),
+        logical_shape(os, &dims.out),
+    );
+    let is_id = |s: &[usize]| s.iter().enumerate().all(|(i, &a)| i == a);
+    fn to_first<'a>(d: &'a HostData, sh: &[usize], spec: &[usize]) -> Cow<'a, HostData> {
+        if spec.iter().enumerate().all(|(i, &a)| i == a) {
+            Cow::Borrowed(d)
+        } else {
+            Cow::Owned(transpose(d, sh, spec))
         }
-    })
+    }
+    let (xc, wc) = (to_first(x, xs, &dims.lhs), to_first(w, ws, &dims.rhs));
+    let yc = typed!(conv_t, &*xc, &*wc, &xcs, &wcs, &ocs, p)?;
+    if is_id(&dims.out) {
+        return Ok(yc);
+    }
+    let mut inv = vec![0; r];
+    for (i, &a) in dims.out.iter().enumerate() {
+        inv[a] = i;
+    }
+    Ok(transpose(&yc, &ocs, &inv))
+}
+
+/// The geometry of a channels-last convolution as im2col sees it: input
+/// `[n, *sp, c]`, kernel taps `*ks`, output positions `*qs`. Tap `t` of output `q`
+/// along a spatial dim reads input `(q·stride + t·rhs_dil - pad_lo) / lhs_dil`
+/// when that is integral and in range, else zero.
+struct Geometry<'a> {
+    n: usize,
+    sp: &'a [usize],
+    c: usize,
+    ks: &'a [usize],
+    qs: &'a [usize],
+    strides: &'a [usize],
+    pad_lo: Vec<i64>,
+    lhs_dil: &'a [usize],
+    rhs_dil: &'a [usize],
+}
+
+impl Geometry<'_> {
+    /// Columns of the im2col matrix: `(tap, channel)`.
+    fn kdim(&self) -> usize {
+        numel(self.ks) * self.c
+    }
+
+    /// Rows of the im2col matrix: `(batch, output position)`.
+    fn rows(&self) -> usize {
+        self.n * numel(self.qs)
+    }
+
+    /// A 1×1, stride-1, unpadded convolution: the input itself is the im2col matrix.
+    fn identity(&self) -> bool {
+        (0..self.sp.len()).all(|d| {
+            self.ks[d] == 1
+                && self.strides[d] == 1
+                && self.pad_lo[d] == 0
+                && self.lhs_dil[d] == 1
+                && self.sp[d] == self.qs[d]
+        })
+    }
+
+    /// Fills `col` (`col.len() / kdim` rows from row `r0`) with the im2col matrix
+    /// `col[(b, q), (t, ci)] = x[b, pos(q, t), ci]`: one contiguous run of channels
+    /// per tap, and along the last spatial dim one run of `taps × c` elements when
+    /// consecutive taps read consecutive positions.
+    fn im2col<T: Copy + Send + Sync>(&self, x: &[T], r0: usize, col: &mut [T], zero: T) {
+        let nd = self.sp.len();
+        let (c, kdim) = (self.c, self.kdim());
+        let (ssz, qsz) = (numel(self.sp), numel(self.qs));
+        let tables: Vec<Vec<isize>> = (0..nd)
+            .map(|d| {
+                let (lo, ld, rd) = (self.pad_lo[d], self.lhs_dil[d], self.rhs_dil[d]);
+                tap_table(
+                    self.sp[d],
+                    self.ks[d],
+                    self.qs[d],
+                    self.strides[d],
+                    lo,
+                    ld,
+                    rd,
+                )
+            })
+            .collect();
+        let (qr, kr) = (self.qs[nd - 1], self.ks[nd - 1]);
+        let ko = numel(&self.ks[..nd - 1]);
+        let last = &tables[nd - 1];
+        // Per output position along the last dim: the input index each tap reads.
+        let plans: Vec<(Vec<isize>, Run)> = (0..qr)
+            .map(|q| {
+                let tab: Vec<isize> = (0..kr).map(|k| last[k * qr + q]).collect();
+                let run = Run::new(&tab);
+                (tab, run)
+            })
+            .collect();
+        let (sst, kst, qst) = (
+            istrides(self.sp),
+            istrides(&self.ks[..nd - 1]),
+            istrides(&self.qs[..nd - 1]),
+        );
+        // The outer (all but last) kernel index of each outer tap.
+        let outer_taps: Vec<Vec<usize>> = (0..ko)
+            .map(|ki| {
+                (0..nd - 1)
+                    .map(|d| ki / kst[d] as usize % self.ks[d])
+                    .collect()
+            })
+            .collect();
+        let fill_row = |row: usize, dst: &mut [T]| {
+            let (b, q) = (row / qsz, row % qsz);
+            let (qo, ql) = (q / qr, q % qr);
+            let xb = &x[b * ssz * c..(b + 1) * ssz * c];
+            let (tab, run) = &plans[ql];
+            for (ki, seg) in dst.chunks_mut(kr * c).enumerate() {
+                let mut base = 0isize;
+                let mut valid = true;
+                for d in 0..nd - 1 {
+                    let qd = qo / qst[d] as usize % self.qs[d];
+                    let i = tables[d][outer_taps[ki][d] * self.qs[d] + qd];
+                    if i < 0 {
+                        valid = false;
+                        break;
+                    }
+                    base += i * sst[d];
+                }
+                if !valid {
+                    seg.fill(zero);
+                } else if run.contiguous {
+                    let s = (base + run.i0) as usize * c;
+                    seg[..run.qa * c].fill(zero);
+                    seg[run.qa * c..run.qb * c].copy_from_slice(&xb[s..s + (run.qb - run.qa) * c]);
+                    seg[run.qb * c..].fill(zero);
+                } else {
+                    for (dk, &i) in seg.chunks_mut(c).zip(tab) {
+                        if i < 0 {
+                            dk.fill(zero);
+                        } else {
+                            let s = (base + i) as usize * c;
+                            dk.copy_from_slice(&xb[s..s + c]);
+                        }
+                    }
+                }
+            }
+        };
+        const BLOCK: usize = 64;
+        if col.len() >= PAR_MIN {
+            col.par_chunks_mut(BLOCK * kdim)
+                .enumerate()
+                .for_each(|(bi, blk)| {
+                    for (i, dst) in blk.chunks_mut(kdim).enumerate() {
+                        fill_row(r0 + bi * BLOCK + i, dst);
+                    }
+                });
+        } else {
+            for (i, dst) in col.chunks_mut(kdim).enumerate() {
+                fill_row(r0 + i, dst);
+            }
+        }
+    }
+}
+
+/// Channels-last convolution: `x` is `[n, *sp, c]`, `w` is `[*ks, c, o]`, the
+/// result `[n, *qs, o]`. One GEMM `[(b, q), (t, ci)] × [(t, ci), o]` per chunk of
+/// rows, the whole batch at once.
+fn conv_last<T: Num>(
+    x: &[T],
+    w: &[T],
+    xs: &[usize],
+    ws: &[usize],
+    os: &[usize],
+    p: &ConvParams<'_>,
+) -> Vec<T> {
+    let nd = xs.len() - 2;
+    let geo = Geometry {
+        n: xs[0],
+        sp: &xs[1..=nd],
+        c: xs[nd + 1],
+        ks: &ws[..nd],
+        qs: &os[1..=nd],
+        strides: p.strides,
+        pad_lo: p.padding.iter().map(|&(lo, _)| lo).collect(),
+        lhs_dil: p.lhs_dilation,
+        rhs_dil: p.rhs_dilation,
+    };
+    let o = ws[nd + 1];
+    let (rows, kdim) = (geo.rows(), geo.kdim());
+    let zero = T::from_acc(T::A::ZERO);
+    if rows * o == 0 || kdim == 0 {
+        return vec![zero; rows * o];
+    }
+    // `matmul` overwrites every element.
+    let mut out = crate::pool::take::<T>(rows * o);
+    let wm = MatRef {
+        data: w,
+        rs: o,
+        cs: 1,
+    };
+    if geo.identity() {
+        let xm = MatRef {
+            data: x,
+            rs: geo.c,
+            cs: 1,
+        };
+        matmul((rows, o, kdim), xm, wm, &mut out, o, true);
+        return out;
+    }
+    let per = (COL_BUDGET / kdim).clamp(1, rows);
+    for r0 in (0..rows).step_by(per) {
+        let rc = per.min(rows - r0);
+        // `im2col` writes every element.
+        let mut col = crate::pool::take::<T>(rc * kdim);
+        geo.im2col(x, r0, &mut col, zero);
+        let cm = MatRef {
+            data: &col[..],
+            rs: kdim,
+            cs: 1,
+        };
+        matmul((rc, o, kdim), cm, wm, &mut out[r0 * o..], o, true);
+        crate::pool::give(T::wrap(col));
+    }
+    out
+}
+
+/// The kernel gradient of a channels-last convolution, as the `Conv` that
+/// `lax`'s transpose rule builds: lhs is the forward input `[n, *sp, c]` read
+/// as `[c (batch), n (feature), *sp]`, rhs the output gradient `[n, *qs, o]` read
+/// as `[o, n, *qs]`, the result `[*ks, c, o]`. The forward geometry comes back
+/// with strides and kernel dilation exchanged, and the result is
+/// `im2col(x)ᵀ × g`, accumulated over chunks of rows.
+fn conv_last_filter_grad<T: Num>(
+    x: &[T],
+    g: &[T],
+    xs: &[usize],
+    gs: &[usize],
+    os: &[usize],
+    p: &ConvParams<'_>,
+) -> Vec<T> {
+    let nd = xs.len() - 2;
+    let geo = Geometry {
+        n: xs[0],
+        sp: &xs[1..=nd],
+        c: xs[nd + 1],
+        ks: &os[..nd],
+        qs: &gs[1..=nd],
+        strides: p.rhs_dilation,
+        pad_lo: p.padding.iter().map(|&(lo, _)| lo).collect(),
+        lhs_dil: p.lhs_dilation,
+        rhs_dil: p.strides,
+    };
+    let o = gs[nd + 1];
+    let (rows, kdim) = (geo.rows(), geo.kdim());
+    let zero = T::from_acc(T::A::ZERO);
+    if rows == 0 || kdim * o == 0 {
+        return vec![zero; kdim * o];
+    }
+    // The first product overwrites every element.
+    let mut out = crate::pool::take::<T>(kdim * o);
+    if geo.identity() {
+        let xm = MatRef {
+            data: x,
+            rs: 1,
+            cs: geo.c,
+        };
+        let gm = MatRef {
+            data: g,
+            rs: o,
+            cs: 1,
+        };
+        matmul((kdim, o, rows), xm, gm, &mut out, o, true);
+        return out;
+    }
+    let per = (COL_BUDGET / kdim).clamp(1, rows);
+    for r0 in (0..rows).step_by(per) {
+        let rc = per.min(rows - r0);
+        let mut col = crate::pool::take::<T>(rc * kdim);
+        geo.im2col(x, r0, &mut col, zero);
+        let cm = MatRef {
+            data: &col[..],
+            rs: 1,
+            cs: kdim,
+        };
+        let gm = MatRef {
+            data: &g[r0 * o..],
+            rs: o,
+            cs: 1,
+        };
+        matmul_into((kdim, o, rc), cm, gm, &mut out, o, true, r0 > 0);
+        crate::pool::give(T::wrap(col));
+    }
+    out
 }

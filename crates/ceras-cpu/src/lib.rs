@@ -214,6 +214,7 @@ impl Backend for CpuBackend {
                 matmul::dot_general(data(0)?, shape(0), data(1)?, shape(1), &dims)?
             }
             Prim::Conv {
+                dims,
                 strides,
                 padding,
                 lhs_dilation,
@@ -227,7 +228,7 @@ impl Backend for CpuBackend {
                     rhs_dilation,
                     groups: *groups,
                 };
-                conv::conv(data(0)?, shape(0), data(1)?, shape(1), out_shape, &p)?
+                conv::conv(data(0)?, shape(0), data(1)?, shape(1), out_shape, &p, dims)?
             }
             Prim::ReduceWindow {
                 op: w,

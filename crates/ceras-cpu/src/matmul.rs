@@ -38,14 +38,27 @@ fn is_gemm<T: 'static>() -> bool {
 
 /// `dst[i * drs + j] = Σ_k a(i, k) · b(k, j)` for `i < m`, `j < n` (overwrites `dst`).
 pub(crate) fn matmul<T: Num>(
-    (m, n, k): (usize, usize, usize),
+    mnk: (usize, usize, usize),
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     dst: &mut [T],
     drs: usize,
     parallel: bool,
 ) {
-    if m == 0 || n == 0 {
+    matmul_into(mnk, a, b, dst, drs, parallel, false)
+}
+
+/// [`matmul`], adding the product to `dst` instead when `accumulate`.
+pub(crate) fn matmul_into<T: Num>(
+    (m, n, k): (usize, usize, usize),
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    dst: &mut [T],
+    drs: usize,
+    parallel: bool,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 || (k == 0 && accumulate) {
         return;
     }
     let zero = T::from_acc(T::A::ZERO);
@@ -87,14 +100,14 @@ pub(crate) fn matmul<T: Num>(
                 dst.as_mut_ptr(),
                 1,
                 drs as isize,
-                false,
+                accumulate,
                 a.data.as_ptr(),
                 a.cs as isize,
                 a.rs as isize,
                 b.data.as_ptr(),
                 b.cs as isize,
                 b.rs as isize,
-                zero,
+                if accumulate { one } else { zero },
                 one,
                 false,
                 false,
@@ -114,7 +127,11 @@ pub(crate) fn matmul<T: Num>(
             }
         }
         for (d, ac) in d.iter_mut().zip(acc) {
-            *d = T::from_acc(ac);
+            *d = if accumulate {
+                T::from_acc(d.to_acc().add(ac))
+            } else {
+                T::from_acc(ac)
+            };
         }
     };
     let rows = dst[..(m - 1) * drs + n].chunks_mut(drs);

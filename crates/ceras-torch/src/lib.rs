@@ -34,7 +34,8 @@ pub use interop::{buffer_from_tensor, tensor_of_buffer};
 use ceras_core::backend::{Backend, BackendRegistration, Buffer, BufferRef, Fused, Operand};
 use ceras_core::error::{arg_err, dtype_err, shape_err, Error, Result};
 use ceras_core::prim::{
-    ArgOp, BinaryOp, CmpOp, CumOp, Prim, ReduceOp, ScatterMode, Spec, UnaryOp, WindowOp,
+    logical_shape, ArgOp, BinaryOp, CmpOp, CumOp, Prim, ReduceOp, ScatterMode, Spec, UnaryOp,
+    WindowOp,
 };
 use ceras_core::shape::numel;
 use ceras_core::{DType, HostData};
@@ -421,6 +422,7 @@ impl TorchBackend {
                 one(down(r, d0).map_err(&e)?)
             }
             Prim::Conv {
+                dims,
                 strides,
                 padding,
                 lhs_dilation,
@@ -435,7 +437,17 @@ impl TorchBackend {
                     rhs_dilation,
                     groups: *groups,
                 };
-                let r = conv(&a, ins[0].shape, &b, &c).map_err(&e)?;
+                // libtorch convolves `NC*sp` with `OI*sp`: permuted views in, the
+                // result permuted back to the requested layout.
+                let a = a.f_permute(i64s(&dims.lhs).as_slice()).map_err(&e)?;
+                let b = b.f_permute(i64s(&dims.rhs).as_slice()).map_err(&e)?;
+                let xshape = logical_shape(ins[0].shape, &dims.lhs);
+                let r = conv(&a, &xshape, &b, &c).map_err(&e)?;
+                let mut inv = vec![0; dims.out.len()];
+                for (i, &ax) in dims.out.iter().enumerate() {
+                    inv[ax] = i;
+                }
+                let r = r.f_permute(i64s(&inv).as_slice()).map_err(&e)?;
                 one(down(r, d0).map_err(&e)?)
             }
             Prim::ReduceWindow {

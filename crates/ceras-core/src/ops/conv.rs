@@ -248,27 +248,21 @@ pub(crate) fn spatial_dims(x: &Tensor, fmt: DataFormat) -> Vec<usize> {
     }
 }
 
-/// `(batch, *spatial, channels)` → `(batch, channels, *spatial)` when channels-last.
-pub(crate) fn to_channels_first(x: &Tensor, fmt: DataFormat) -> Result<Tensor> {
-    if fmt == DataFormat::ChannelsFirst {
-        return Ok(x.clone());
-    }
-    let r = x.ndim();
-    let mut perm = vec![0, r - 1];
-    perm.extend(1..r - 1);
-    lax::transpose(x, &perm)
-}
-
-/// Inverse of [`to_channels_first`].
-pub(crate) fn from_channels_first(y: &Tensor, fmt: DataFormat) -> Result<Tensor> {
-    if fmt == DataFormat::ChannelsFirst {
-        return Ok(y.clone());
-    }
-    let r = y.ndim();
-    let mut perm = vec![0];
-    perm.extend(2..r);
-    perm.push(1);
-    lax::transpose(y, &perm)
+/// Dimension numbers for data in `fmt` and a kernel whose axes are
+/// `(*spatial, in, out)` when `kernel_io` and `(*spatial, out, in)` otherwise: the
+/// convolution reads both in place, with no transposes.
+pub(crate) fn conv_dims(fmt: DataFormat, nd: usize, kernel_io: bool) -> ConvDims {
+    let mut d = match fmt {
+        DataFormat::ChannelsLast => ConvDims::channels_last(nd),
+        DataFormat::ChannelsFirst => ConvDims::channels_first(nd),
+    };
+    d.rhs = if kernel_io {
+        vec![nd + 1, nd]
+    } else {
+        vec![nd, nd + 1]
+    };
+    d.rhs.extend(0..nd);
+    d
 }
 
 /// XLA `"SAME"` padding of one dimension: output `ceil(input / stride)`, total padding
@@ -289,19 +283,12 @@ pub(crate) fn dilated(k: usize, d: usize) -> usize {
     }
 }
 
-/// Kernel `(*spatial, a, b)` → `(b, a, *spatial)` (`[O, I, *sp]` for a Keras conv kernel).
-fn kernel_to_oi(k: &Tensor, nd: usize) -> Result<Tensor> {
-    let mut perm = vec![nd + 1, nd];
-    perm.extend(0..nd);
-    lax::transpose(k, &perm)
-}
-
-/// The shared body: `x` in `fmt`, kernel already `[O, I, *sp]`.
+/// The shared body: `x` in `fmt`, kernel `(*spatial, in / groups, out)`.
 #[allow(clippy::too_many_arguments)]
 fn conv_core(
     op: &str,
     x: &Tensor,
-    k_oi: &Tensor,
+    k: &Tensor,
     fmt: DataFormat,
     strides: &[usize],
     padding: Padding,
@@ -310,7 +297,7 @@ fn conv_core(
 ) -> Result<Tensor> {
     let nd = x.ndim() - 2;
     let in_sp = spatial_dims(x, fmt);
-    let k_sp = &k_oi.shape()[2..];
+    let k_sp = &k.shape()[..nd];
     let pads: Vec<(i64, i64)> = (0..nd)
         .map(|i| match padding {
             Padding::Valid => (0, 0),
@@ -320,8 +307,8 @@ fn conv_core(
             }
         })
         .collect();
-    let xc = to_channels_first(x, fmt)?;
-    let y = lax::conv(&xc, k_oi, strides, &pads, &vec![1; nd], dilation, groups)?;
+    let dims = conv_dims(fmt, nd, true);
+    let y = lax::conv_general(x, k, &dims, strides, &pads, &vec![1; nd], dilation, groups)?;
     if y.size() == 0 && x.size() != 0 {
         return Err(shape_err(
             op,
@@ -333,7 +320,7 @@ fn conv_core(
             ),
         ));
     }
-    from_channels_first(&y, fmt)
+    Ok(y)
 }
 
 fn check_kernel_rank(op: &str, x: &Tensor, k: &Tensor, what: &str) -> Result<()> {
@@ -404,16 +391,7 @@ pub fn conv(
     let dil = opts.dilation_rate.resolve(OP, "dilation_rate", nd, 1)?;
     let x = lax::convert(&x, k.dtype())?;
     let k = k.with_weak(false);
-    conv_core(
-        OP,
-        &x,
-        &kernel_to_oi(&k, nd)?,
-        fmt,
-        &strides,
-        opts.padding,
-        &dil,
-        groups,
-    )
+    conv_core(OP, &x, &k, fmt, &strides, opts.padding, &dil, groups)
 }
 
 fn check_input_channels(
@@ -469,16 +447,7 @@ pub fn depthwise_conv(
     let mut s = k.shape()[..nd].to_vec();
     s.extend([1, c * m]);
     let k = lax::reshape(&k, &s)?;
-    conv_core(
-        OP,
-        &x,
-        &kernel_to_oi(&k, nd)?,
-        fmt,
-        &strides,
-        opts.padding,
-        &dil,
-        c,
-    )
+    conv_core(OP, &x, &k, fmt, &strides, opts.padding, &dil, c)
 }
 
 /// Depthwise convolution followed by a pointwise (1×1) convolution
@@ -594,14 +563,10 @@ pub fn conv_transpose(
             )
         })
         .collect();
-    // Flip the kernel spatially; (*sp, out, in) -> (out, in, *sp).
+    // Flip the kernel spatially; its axes are (*sp, out, in).
     let kf = lax::rev(&k, &(0..nd).collect::<Vec<_>>())?;
-    let mut perm = vec![nd, nd + 1];
-    perm.extend(0..nd);
-    let k_oi = lax::transpose(&kf, &perm)?;
-    let xc = to_channels_first(&x, fmt)?;
-    let y = lax::conv(&xc, &k_oi, &vec![1; nd], &pads, &strides, &dil, 1)?;
-    from_channels_first(&y, fmt)
+    let dims = conv_dims(fmt, nd, false);
+    lax::conv_general(&x, &kf, &dims, &vec![1; nd], &pads, &strides, &dil, 1)
 }
 
 fn pair(op: &str, what: &str, v: &Spatial, min: i64) -> Result<[usize; 2]> {

@@ -47,6 +47,7 @@ fn errors_not_panics() {
     let w = (HostData::Bool(vec![true]), &[1, 1, 1][..]);
     assert!(run(
         Prim::Conv {
+            dims: ConvDims::channels_first(1),
             strides: vec![1],
             padding: vec![(0, 0)],
             lhs_dilation: vec![1],

@@ -275,18 +275,76 @@ fn check_conv(c: ConvCase, dt: DType, tol: f64) {
     } else {
         (xd, wd)
     };
-    let prim = Prim::Conv {
+    let prim = |dims: ConvDims| Prim::Conv {
+        dims,
         strides: c.strides.clone(),
         padding: c.padding.clone(),
         lhs_dilation: c.ld.clone(),
         rhs_dilation: c.rd.clone(),
         groups: c.groups,
     };
+    let r = c.x.len();
+    let nd = r - 2;
     let specs = [Spec::new(c.x.clone(), dt), Spec::new(c.w.clone(), dt)];
-    let os = prim.infer(&specs).unwrap()[0].shape.clone();
-    let r = run1(prim, &[(xd.clone(), &c.x), (wd.clone(), &c.w)]);
+    let os = prim(ConvDims::channels_first(nd)).infer(&specs).unwrap()[0]
+        .shape
+        .clone();
     let want = naive_conv(&xd.to_f64_vec(), &wd.to_f64_vec(), &c, &os);
-    close(&r.to_f64_vec(), &want, tol);
+    // Every layout computes the same convolution: channels-first, channels-last
+    // (Keras's `(*sp, I, O)` kernel and the I/O-swapped one the input gradient
+    // uses), the kernel-gradient layout, and an arbitrary one (transposed to
+    // channels-first and back).
+    let cl = ConvDims::channels_last(nd);
+    let mut swapped = vec![r - 1, 0];
+    swapped.extend(1..r - 1);
+    let mut hwio = vec![nd, nd + 1];
+    hwio.extend(0..nd);
+    let mut odd: Vec<usize> = (1..r).collect();
+    odd.push(0);
+    let mut odd_out = vec![r - 1];
+    odd_out.extend(0..r - 1);
+    let layouts = [
+        ConvDims::channels_first(nd),
+        cl.clone(),
+        ConvDims {
+            rhs: ConvDims::swap01(&cl.rhs),
+            ..cl.clone()
+        },
+        ConvDims {
+            lhs: swapped.clone(),
+            rhs: swapped,
+            out: hwio,
+        },
+        ConvDims {
+            lhs: odd,
+            rhs: (0..r).rev().collect(),
+            out: odd_out,
+        },
+    ];
+    for dims in layouts {
+        // Physical axis `spec[i]` holds logical axis `i`.
+        let place = |d: &HostData, logical: &[usize], spec: &[usize]| {
+            let mut inv = vec![0; spec.len()];
+            for (i, &a) in spec.iter().enumerate() {
+                inv[a] = i;
+            }
+            (
+                crate::layout::transpose(d, logical, &inv),
+                logical_shape(logical, &inv),
+            )
+        };
+        let (xp, xps) = place(&xd, &c.x, &dims.lhs);
+        let (wp, wps) = place(&wd, &c.w, &dims.rhs);
+        let (_, ops) = place(
+            &HostData::F64(vec![0.0; os.iter().product()]),
+            &os,
+            &dims.out,
+        );
+        let got = run1(prim(dims.clone()), &[(xp, &xps), (wp, &wps)]);
+        let got = crate::layout::transpose(&got, &ops, &dims.out);
+        assert_eq!(got.len(), want.len(), "{dims:?}");
+        close(&got.to_f64_vec(), &want, tol);
+    }
 }
 
 #[test]
