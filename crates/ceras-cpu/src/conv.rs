@@ -437,46 +437,61 @@ impl Geometry<'_> {
             istrides(&self.ks[..nd - 1]),
             istrides(&self.qs[..nd - 1]),
         );
-        // The outer (all but last) kernel index of each outer tap.
-        let outer_taps: Vec<Vec<usize>> = (0..ko)
-            .map(|ki| {
-                (0..nd - 1)
-                    .map(|d| ki / kst[d] as usize % self.ks[d])
-                    .collect()
-            })
-            .collect();
-        let fill_row = |row: usize, dst: &mut [T]| {
-            let (b, q) = (row / qsz, row % qsz);
-            let (qo, ql) = (q / qr, q % qr);
-            let xb = &x[b * ssz * c..(b + 1) * ssz * c];
-            let (tab, run) = &plans[ql];
-            for (ki, seg) in dst.chunks_mut(kr * c).enumerate() {
+        // For each outer (all but last dim) output position and outer tap: the
+        // input position offset of its row start, or -1 when it lies in padding.
+        let qo_n = qsz / qr.max(1);
+        let outer: Vec<isize> = (0..qo_n * ko)
+            .map(|j| {
+                let (qo, ki) = (j / ko, j % ko);
                 let mut base = 0isize;
-                let mut valid = true;
                 for d in 0..nd - 1 {
+                    let kd = ki / kst[d] as usize % self.ks[d];
                     let qd = qo / qst[d] as usize % self.qs[d];
-                    let i = tables[d][outer_taps[ki][d] * self.qs[d] + qd];
+                    let i = tables[d][kd * self.qs[d] + qd];
                     if i < 0 {
-                        valid = false;
-                        break;
+                        return -1;
                     }
                     base += i * sst[d];
                 }
-                if !valid {
-                    seg.fill(zero);
-                } else if run.contiguous {
-                    let s = (base + run.i0) as usize * c;
-                    seg[..run.qa * c].fill(zero);
-                    seg[run.qa * c..run.qb * c].copy_from_slice(&xb[s..s + (run.qb - run.qa) * c]);
-                    seg[run.qb * c..].fill(zero);
-                } else {
-                    for (dk, &i) in seg.chunks_mut(c).zip(tab) {
-                        if i < 0 {
-                            dk.fill(zero);
-                        } else {
-                            let s = (base + i) as usize * c;
-                            dk.copy_from_slice(&xb[s..s + c]);
+                base
+            })
+            .collect();
+        // Rows `row0..` into `blk`, walking (batch, outer position, last position)
+        // without divisions.
+        let fill_rows = |row0: usize, blk: &mut [T]| {
+            let (mut b, q) = (row0 / qsz, row0 % qsz);
+            let (mut qo, mut ql) = (q / qr, q % qr);
+            for dst in blk.chunks_mut(kdim) {
+                let xb = &x[b * ssz * c..(b + 1) * ssz * c];
+                let (tab, run) = &plans[ql];
+                let bases = &outer[qo * ko..(qo + 1) * ko];
+                for (seg, &base) in dst.chunks_mut(kr * c).zip(bases) {
+                    if base < 0 {
+                        seg.fill(zero);
+                    } else if run.contiguous {
+                        let s = (base + run.i0) as usize * c;
+                        seg[..run.qa * c].fill(zero);
+                        seg[run.qa * c..run.qb * c]
+                            .copy_from_slice(&xb[s..s + (run.qb - run.qa) * c]);
+                        seg[run.qb * c..].fill(zero);
+                    } else {
+                        for (dk, &i) in seg.chunks_mut(c).zip(tab) {
+                            if i < 0 {
+                                dk.fill(zero);
+                            } else {
+                                let s = (base + i) as usize * c;
+                                dk.copy_from_slice(&xb[s..s + c]);
+                            }
                         }
+                    }
+                }
+                ql += 1;
+                if ql == qr {
+                    ql = 0;
+                    qo += 1;
+                    if qo == qo_n {
+                        qo = 0;
+                        b += 1;
                     }
                 }
             }
@@ -485,15 +500,9 @@ impl Geometry<'_> {
         if col.len() >= PAR_MIN {
             col.par_chunks_mut(BLOCK * kdim)
                 .enumerate()
-                .for_each(|(bi, blk)| {
-                    for (i, dst) in blk.chunks_mut(kdim).enumerate() {
-                        fill_row(r0 + bi * BLOCK + i, dst);
-                    }
-                });
+                .for_each(|(bi, blk)| fill_rows(r0 + bi * BLOCK, blk));
         } else {
-            for (i, dst) in col.chunks_mut(kdim).enumerate() {
-                fill_row(r0 + i, dst);
-            }
+            fill_rows(r0, col);
         }
     }
 }
