@@ -71,7 +71,12 @@ pub(crate) fn unary(op: UnaryOp, x: &HostData) -> Result<Option<HostData>> {
     use HostData as H;
     let name = op_name(op);
     Ok(Some(match x {
-        H::F32(v) => float_unary(op, v),
+        H::F32(v) => match op {
+            UnaryOp::Exp => H::F32(crate::fastmath::exp(v)),
+            UnaryOp::Tanh => H::F32(crate::fastmath::tanh(v)),
+            UnaryOp::Logistic => H::F32(crate::fastmath::logistic(v)),
+            _ => float_unary(op, v),
+        },
         H::F64(v) => float_unary(op, v),
         H::F16(v) => half_unary(op, v, f16::to_f32, f16::from_f32),
         H::BF16(v) => half_unary(op, v, bf16::to_f32, bf16::from_f32),

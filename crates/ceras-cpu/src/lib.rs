@@ -11,6 +11,7 @@
 mod adam;
 mod conv;
 mod elementwise;
+mod fastmath;
 mod index;
 mod layout;
 mod matmul;
