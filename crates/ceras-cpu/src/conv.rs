@@ -8,7 +8,7 @@
 //! element `p / lhs_dil` when `p` is divisible by `lhs_dil` and in range, else 0.
 
 use crate::elementwise::{map, PAR_MIN};
-use crate::layout::{istrides, transpose};
+use crate::layout::{istrides, transpose, transpose_vec};
 use crate::matmul::{matmul, matmul_into, MatRef};
 use crate::num::{Acc, Num};
 use ceras_core::error::{dtype_err, Result};
@@ -322,12 +322,18 @@ pub(crate) fn conv(
     if p.groups == 1 && dims.lhs == nhwc && dims.out == nhwc {
         let mut perm = dims.rhs[2..].to_vec();
         perm.extend([dims.rhs[1], dims.rhs[0]]);
-        if perm.iter().enumerate().all(|(i, &a)| i == a) {
-            return typed!(conv_last, x, w, xs, ws, os, p);
+        let (wk, wks) = if perm.iter().enumerate().all(|(i, &a)| i == a) {
+            (Cow::Borrowed(w), ws.to_vec())
+        } else {
+            (
+                Cow::Owned(transpose(w, ws, &perm)),
+                logical_shape(ws, &perm),
+            )
+        };
+        if p.lhs_dilation.iter().any(|&d| d > 1) && p.strides.iter().all(|&s| s == 1) {
+            return typed!(conv_last_scatter, x, &*wk, xs, &wks, os, p);
         }
-        let wk = transpose(w, ws, &perm);
-        let wks = logical_shape(ws, &perm);
-        return typed!(conv_last, x, &wk, xs, &wks, os, p);
+        return typed!(conv_last, x, &*wk, xs, &wks, os, p);
     }
     let mut swapped = vec![r - 1, 0];
     swapped.extend(1..r - 1);
@@ -565,6 +571,102 @@ fn conv_last<T: Num>(
         };
         matmul((rc, o, kdim), cm, wm, &mut out[r0 * o..], o, true);
         crate::pool::give(T::wrap(col));
+    }
+    out
+}
+
+/// Channels-last convolution of an input dilated by `lhs_dilation`, with unit
+/// strides: the input gradient of a strided convolution, or a transposed
+/// convolution. Instead of convolving the dilated input (mostly zeros: 3/4 of the
+/// work at stride 2), each input row multiplies the whole kernel once
+/// (`[(b, i), c] × [c, (t, o)]`) and each tap's product row is added at the output
+/// position it lands on, `pad_lo + i·lhs_dil - t·rhs_dil` per dim (col2im).
+fn conv_last_scatter<T: Num>(
+    x: &[T],
+    w: &[T],
+    xs: &[usize],
+    ws: &[usize],
+    os: &[usize],
+    p: &ConvParams<'_>,
+) -> Vec<T> {
+    let nd = xs.len() - 2;
+    let (n, sp, c) = (xs[0], &xs[1..=nd], xs[nd + 1]);
+    let (ks, o, qs) = (&ws[..nd], ws[nd + 1], &os[1..=nd]);
+    let (ssz, ksz, qsz) = (numel(sp), numel(ks), numel(qs));
+    let zero = T::from_acc(T::A::ZERO);
+    // Accumulated into, so it starts at zero.
+    let mut out = vec![zero; n * qsz * o];
+    if out.is_empty() || ssz == 0 || ksz == 0 || c == 0 {
+        return out;
+    }
+    // The kernel as one `[c, (t, o)]` matrix (kernels are small).
+    let wt = transpose_vec(w, &[ksz, c, o], &[1, 0, 2]);
+    let wm = MatRef {
+        data: &wt[..],
+        rs: ksz * o,
+        cs: 1,
+    };
+    // tables[d][i * ks[d] + k]: the output position input `i` reaches through tap
+    // `k` along dim `d`, or -1.
+    let tables: Vec<Vec<isize>> = (0..nd)
+        .map(|d| {
+            let mut t = vec![-1isize; sp[d] * ks[d]];
+            for i in 0..sp[d] {
+                for k in 0..ks[d] {
+                    let q = p.padding[d].0 + (i * p.lhs_dilation[d]) as i64
+                        - (k * p.rhs_dilation[d]) as i64;
+                    if q >= 0 && (q as usize) < qs[d] {
+                        t[i * ks[d] + k] = q as isize;
+                    }
+                }
+            }
+            t
+        })
+        .collect();
+    let (sst, kst, qst) = (istrides(sp), istrides(ks), istrides(qs));
+    let tap_idx: Vec<Vec<usize>> = (0..ksz)
+        .map(|k| (0..nd).map(|d| k / kst[d] as usize % ks[d]).collect())
+        .collect();
+    let rows_per = (COL_BUDGET / (ksz * o)).clamp(1, ssz);
+    let per_batch = |b: usize, ob: &mut [T], parallel: bool| {
+        let mut prod = crate::pool::take::<T>(rows_per * ksz * o);
+        for r0 in (0..ssz).step_by(rows_per) {
+            let rc = rows_per.min(ssz - r0);
+            let xm = MatRef {
+                data: &x[(b * ssz + r0) * c..],
+                rs: c,
+                cs: 1,
+            };
+            matmul((rc, ksz * o, c), xm, wm, &mut prod, ksz * o, parallel);
+            for (ri, prow) in prod[..rc * ksz * o].chunks(ksz * o).enumerate() {
+                let i = r0 + ri;
+                let idx: Vec<usize> = (0..nd).map(|d| i / sst[d] as usize % sp[d]).collect();
+                'taps: for (k, ti) in tap_idx.iter().enumerate() {
+                    let mut q = 0usize;
+                    for d in 0..nd {
+                        let pos = tables[d][idx[d] * ks[d] + ti[d]];
+                        if pos < 0 {
+                            continue 'taps;
+                        }
+                        q += pos as usize * qst[d] as usize;
+                    }
+                    let dst = &mut ob[q * o..(q + 1) * o];
+                    for (d, &v) in dst.iter_mut().zip(&prow[k * o..(k + 1) * o]) {
+                        *d = T::from_acc(d.to_acc().add(v.to_acc()));
+                    }
+                }
+            }
+        }
+        crate::pool::give(T::wrap(prod));
+    };
+    if n > 1 && n * ssz * ksz * o * c >= PAR_MIN {
+        out.par_chunks_mut(qsz * o)
+            .enumerate()
+            .for_each(|(b, ob)| per_batch(b, ob, false));
+    } else {
+        out.chunks_mut(qsz * o)
+            .enumerate()
+            .for_each(|(b, ob)| per_batch(b, ob, true));
     }
     out
 }
