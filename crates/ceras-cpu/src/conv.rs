@@ -383,7 +383,31 @@ struct Geometry<'a> {
     rhs_dil: &'a [usize],
 }
 
-impl Geometry<'_> {
+impl<'a> Geometry<'a> {
+    /// Input `xs` = `[n, *sp, c]`, taps `ks`, outputs `qs`; padding and input
+    /// dilation from `p`, window strides and tap dilation as given.
+    fn new(
+        xs: &'a [usize],
+        ks: &'a [usize],
+        qs: &'a [usize],
+        strides: &'a [usize],
+        p: &ConvParams<'a>,
+        rhs_dil: &'a [usize],
+    ) -> Geometry<'a> {
+        let nd = xs.len() - 2;
+        Geometry {
+            n: xs[0],
+            sp: &xs[1..=nd],
+            c: xs[nd + 1],
+            ks,
+            qs,
+            strides,
+            pad_lo: p.padding.iter().map(|&(lo, _)| lo).collect(),
+            lhs_dil: p.lhs_dilation,
+            rhs_dil,
+        }
+    }
+
     /// Columns of the im2col matrix: `(tap, channel)`.
     fn kdim(&self) -> usize {
         numel(self.ks) * self.c
@@ -511,6 +535,25 @@ impl Geometry<'_> {
             fill_rows(r0, col);
         }
     }
+
+    /// Calls `f(r0, rows, col)` for consecutive chunks of the im2col matrix
+    /// (`col` is `rows × kdim`, row-major, from row `r0`), each within the
+    /// scratch budget. A 1×1 unit convolution's matrix is `x` itself, one chunk.
+    fn for_each_chunk<T: Num>(&self, x: &[T], mut f: impl FnMut(usize, usize, &[T])) {
+        let (rows, kdim) = (self.rows(), self.kdim());
+        if self.identity() {
+            return f(0, rows, x);
+        }
+        let per = (COL_BUDGET / kdim).clamp(1, rows);
+        for r0 in (0..rows).step_by(per) {
+            let rc = per.min(rows - r0);
+            // `im2col` writes every element.
+            let mut col = crate::pool::take::<T>(rc * kdim);
+            self.im2col(x, r0, &mut col, T::from_acc(T::A::ZERO));
+            f(r0, rc, &col);
+            crate::pool::give(T::wrap(col));
+        }
+    }
 }
 
 /// Channels-last convolution: `x` is `[n, *sp, c]`, `w` is `[*ks, c, o]`, the
@@ -525,22 +568,11 @@ fn conv_last<T: Num>(
     p: &ConvParams<'_>,
 ) -> Vec<T> {
     let nd = xs.len() - 2;
-    let geo = Geometry {
-        n: xs[0],
-        sp: &xs[1..=nd],
-        c: xs[nd + 1],
-        ks: &ws[..nd],
-        qs: &os[1..=nd],
-        strides: p.strides,
-        pad_lo: p.padding.iter().map(|&(lo, _)| lo).collect(),
-        lhs_dil: p.lhs_dilation,
-        rhs_dil: p.rhs_dilation,
-    };
+    let geo = Geometry::new(xs, &ws[..nd], &os[1..=nd], p.strides, p, p.rhs_dilation);
     let o = ws[nd + 1];
     let (rows, kdim) = (geo.rows(), geo.kdim());
-    let zero = T::from_acc(T::A::ZERO);
     if rows * o == 0 || kdim == 0 {
-        return vec![zero; rows * o];
+        return vec![T::from_acc(T::A::ZERO); rows * o];
     }
     // `matmul` overwrites every element.
     let mut out = crate::pool::take::<T>(rows * o);
@@ -549,29 +581,14 @@ fn conv_last<T: Num>(
         rs: o,
         cs: 1,
     };
-    if geo.identity() {
-        let xm = MatRef {
-            data: x,
-            rs: geo.c,
-            cs: 1,
-        };
-        matmul((rows, o, kdim), xm, wm, &mut out, o, true);
-        return out;
-    }
-    let per = (COL_BUDGET / kdim).clamp(1, rows);
-    for r0 in (0..rows).step_by(per) {
-        let rc = per.min(rows - r0);
-        // `im2col` writes every element.
-        let mut col = crate::pool::take::<T>(rc * kdim);
-        geo.im2col(x, r0, &mut col, zero);
+    geo.for_each_chunk(x, |r0, rc, col| {
         let cm = MatRef {
-            data: &col[..],
+            data: col,
             rs: kdim,
             cs: 1,
         };
         matmul((rc, o, kdim), cm, wm, &mut out[r0 * o..], o, true);
-        crate::pool::give(T::wrap(col));
-    }
+    });
     out
 }
 
@@ -686,46 +703,17 @@ fn conv_last_filter_grad<T: Num>(
     p: &ConvParams<'_>,
 ) -> Vec<T> {
     let nd = xs.len() - 2;
-    let geo = Geometry {
-        n: xs[0],
-        sp: &xs[1..=nd],
-        c: xs[nd + 1],
-        ks: &os[..nd],
-        qs: &gs[1..=nd],
-        strides: p.rhs_dilation,
-        pad_lo: p.padding.iter().map(|&(lo, _)| lo).collect(),
-        lhs_dil: p.lhs_dilation,
-        rhs_dil: p.strides,
-    };
+    let geo = Geometry::new(xs, &os[..nd], &gs[1..=nd], p.rhs_dilation, p, p.strides);
     let o = gs[nd + 1];
     let (rows, kdim) = (geo.rows(), geo.kdim());
-    let zero = T::from_acc(T::A::ZERO);
     if rows == 0 || kdim * o == 0 {
-        return vec![zero; kdim * o];
+        return vec![T::from_acc(T::A::ZERO); kdim * o];
     }
     // The first product overwrites every element.
     let mut out = crate::pool::take::<T>(kdim * o);
-    if geo.identity() {
-        let xm = MatRef {
-            data: x,
-            rs: 1,
-            cs: geo.c,
-        };
-        let gm = MatRef {
-            data: g,
-            rs: o,
-            cs: 1,
-        };
-        matmul((kdim, o, rows), xm, gm, &mut out, o, true);
-        return out;
-    }
-    let per = (COL_BUDGET / kdim).clamp(1, rows);
-    for r0 in (0..rows).step_by(per) {
-        let rc = per.min(rows - r0);
-        let mut col = crate::pool::take::<T>(rc * kdim);
-        geo.im2col(x, r0, &mut col, zero);
+    geo.for_each_chunk(x, |r0, rc, col| {
         let cm = MatRef {
-            data: &col[..],
+            data: col,
             rs: 1,
             cs: kdim,
         };
@@ -735,7 +723,6 @@ fn conv_last_filter_grad<T: Num>(
             cs: 1,
         };
         matmul_into((kdim, o, rc), cm, gm, &mut out, o, true, r0 > 0);
-        crate::pool::give(T::wrap(col));
-    }
+    });
     out
 }
