@@ -368,7 +368,7 @@ impl ConvDims {
     pub fn is_channels_first(&self) -> bool {
         [&self.lhs, &self.rhs, &self.out]
             .iter()
-            .all(|s| s.iter().enumerate().all(|(i, &a)| i == a))
+            .all(|s| is_identity(s))
     }
 
     /// `spec` with its first two entries swapped (`lax`'s `_conv_spec_transpose`).
@@ -377,6 +377,11 @@ impl ConvDims {
         s.swap(0, 1);
         s
     }
+}
+
+/// Whether a permutation (a conv spec, a transpose's axes) is the identity.
+pub fn is_identity(perm: &[usize]) -> bool {
+    perm.iter().enumerate().all(|(i, &a)| i == a)
 }
 
 /// `shape` in a spec's logical order: `logical[i] = shape[spec[i]]`.

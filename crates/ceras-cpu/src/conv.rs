@@ -12,7 +12,7 @@ use crate::layout::{istrides, transpose, transpose_vec};
 use crate::matmul::{matmul, matmul_into, MatRef};
 use crate::num::{Acc, Num};
 use ceras_core::error::{dtype_err, Result};
-use ceras_core::prim::{logical_shape, ConvDims};
+use ceras_core::prim::{is_identity, logical_shape, ConvDims};
 use ceras_core::shape::numel;
 use ceras_core::HostData;
 use half::bf16;
@@ -322,7 +322,7 @@ pub(crate) fn conv(
     if p.groups == 1 && dims.lhs == nhwc && dims.out == nhwc {
         let mut perm = dims.rhs[2..].to_vec();
         perm.extend([dims.rhs[1], dims.rhs[0]]);
-        let (wk, wks) = if perm.iter().enumerate().all(|(i, &a)| i == a) {
+        let (wk, wks) = if is_identity(&perm) {
             (Cow::Borrowed(w), ws.to_vec())
         } else {
             (
@@ -347,9 +347,8 @@ pub(crate) fn conv(
         logical_shape(ws, &dims.rhs),
         logical_shape(os, &dims.out),
     );
-    let is_id = |s: &[usize]| s.iter().enumerate().all(|(i, &a)| i == a);
     fn to_first<'a>(d: &'a HostData, sh: &[usize], spec: &[usize]) -> Cow<'a, HostData> {
-        if spec.iter().enumerate().all(|(i, &a)| i == a) {
+        if is_identity(spec) {
             Cow::Borrowed(d)
         } else {
             Cow::Owned(transpose(d, sh, spec))
@@ -357,7 +356,7 @@ pub(crate) fn conv(
     }
     let (xc, wc) = (to_first(x, xs, &dims.lhs), to_first(w, ws, &dims.rhs));
     let yc = typed!(conv_t, &*xc, &*wc, &xcs, &wcs, &ocs, p)?;
-    if is_id(&dims.out) {
+    if is_identity(&dims.out) {
         return Ok(yc);
     }
     let mut inv = vec![0; r];
@@ -647,6 +646,7 @@ fn conv_last_scatter<T: Num>(
     let rows_per = (COL_BUDGET / (ksz * o)).clamp(1, ssz);
     let per_batch = |b: usize, ob: &mut [T], parallel: bool| {
         let mut prod = crate::pool::take::<T>(rows_per * ksz * o);
+        let mut idx = vec![0usize; nd];
         for r0 in (0..ssz).step_by(rows_per) {
             let rc = rows_per.min(ssz - r0);
             let xm = MatRef {
@@ -657,7 +657,9 @@ fn conv_last_scatter<T: Num>(
             matmul((rc, ksz * o, c), xm, wm, &mut prod, ksz * o, parallel);
             for (ri, prow) in prod[..rc * ksz * o].chunks(ksz * o).enumerate() {
                 let i = r0 + ri;
-                let idx: Vec<usize> = (0..nd).map(|d| i / sst[d] as usize % sp[d]).collect();
+                for (d, v) in idx.iter_mut().enumerate() {
+                    *v = i / sst[d] as usize % sp[d];
+                }
                 'taps: for (k, ti) in tap_idx.iter().enumerate() {
                     let mut q = 0usize;
                     for d in 0..nd {

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 /// Arrays at least this long are processed in parallel.
 pub(crate) const PAR_MIN: usize = 1 << 16;
 /// Elements per parallel task.
-const CHUNK: usize = 1 << 15;
+pub(crate) const CHUNK: usize = 1 << 15;
 
 /// `f(x)` element-wise, in parallel for large inputs.
 pub(crate) fn map<T: Copy + Sync, U: Element>(x: &[T], f: impl Fn(T) -> U + Sync) -> Vec<U> {

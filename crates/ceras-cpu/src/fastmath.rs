@@ -9,7 +9,8 @@
 //! infinities) a second pass recomputes the few such elements with libm, so
 //! overflow, underflow to subnormals and special values match libm exactly.
 
-use crate::elementwise::map;
+use crate::elementwise::{CHUNK, PAR_MIN};
+use rayon::prelude::*;
 
 /// `round(x)` for `|x| < 2^22`, as an `f32` and as the integer in its low bits.
 #[inline(always)]
@@ -81,18 +82,33 @@ fn logistic_exact(x: f32) -> f32 {
     }
 }
 
-/// `fast` over `v`, then `exact` for the elements where `in_range` fails.
+/// `fast` over `v`, then `exact` for the elements where `in_range` fails. Both
+/// passes run over the same chunk while it is in cache, and chunks run in
+/// parallel for large inputs (the fix-up is one compare per element, its
+/// branch almost never taken).
 fn map_fixed(
     v: &[f32],
     fast: impl Fn(f32) -> f32 + Sync,
-    in_range: impl Fn(f32) -> bool,
-    exact: impl Fn(f32) -> f32,
+    in_range: impl Fn(f32) -> bool + Sync,
+    exact: impl Fn(f32) -> f32 + Sync,
 ) -> Vec<f32> {
-    let mut out = map(v, fast);
-    for (o, &x) in out.iter_mut().zip(v) {
-        if !in_range(x) {
-            *o = exact(x);
+    let chunk = |o: &mut [f32], x: &[f32]| {
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = fast(x);
         }
+        for (o, &x) in o.iter_mut().zip(x) {
+            if !in_range(x) {
+                *o = exact(x);
+            }
+        }
+    };
+    let mut out = crate::pool::take::<f32>(v.len());
+    if v.len() < PAR_MIN {
+        chunk(&mut out, v);
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .zip(v.par_chunks(CHUNK))
+            .for_each(|(o, x)| chunk(o, x));
     }
     out
 }
