@@ -331,20 +331,24 @@ pub(crate) fn compare(op: CmpOp, a: &HostData, b: &HostData) -> Result<HostData>
 /// `pred ? a : b` element-wise.
 pub(crate) fn select(p: &HostData, a: &HostData, b: &HostData) -> Result<HostData> {
     fn sel<T: Element>(p: &[bool], a: &[T], b: &[T]) -> Vec<T> {
-        let f = |(p, (&a, &b)): (&bool, (&T, &T))| if *p { a } else { b };
+        // One pass into a cached buffer (copying `a` into a fresh vector first
+        // cost a page fault per 4 KiB and a second pass).
+        let run = |o: &mut [T], p: &[bool], a: &[T], b: &[T]| {
+            for (o, (&p, (&a, &b))) in o.iter_mut().zip(p.iter().zip(a.iter().zip(b))) {
+                *o = if p { a } else { b };
+            }
+        };
+        let mut out = crate::pool::take::<T>(p.len());
         if p.len() < PAR_MIN {
-            return p.iter().zip(a.iter().zip(b)).map(f).collect();
+            run(&mut out, p, a, b);
+        } else {
+            out.par_chunks_mut(CHUNK)
+                .zip(
+                    p.par_chunks(CHUNK)
+                        .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))),
+                )
+                .for_each(|(o, (p, (a, b)))| run(o, p, a, b));
         }
-        let mut out = a.to_vec();
-        out.par_chunks_mut(CHUNK)
-            .zip(p.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-            .for_each(|(o, (p, b))| {
-                for ((o, &p), &b) in o.iter_mut().zip(p).zip(b) {
-                    if !p {
-                        *o = b;
-                    }
-                }
-            });
         out
     }
     let HostData::Bool(p) = p else {
