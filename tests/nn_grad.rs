@@ -324,3 +324,35 @@ fn conv_and_pool_values() {
     let y = ops::max_pool(&x, 3, &p).unwrap();
     assert_eq!(y.to_vec::<f64>().unwrap(), vec![2.0, 4.0, 5.0]);
 }
+
+#[test]
+fn relu_grads() {
+    // Away from 0 the gradient is the finite difference's ...
+    check("relu", |xs| ops::relu(&xs[0]), vec![rand(&[4, 7], 31)]);
+    // ... and at 0 (either sign) it is 0, as in JAX and PyTorch:
+    // jax.grad(lambda x: jax.nn.relu(x).sum())(jnp.array([-1., 0., -0., 2.]))
+    // and torch.relu's backward both give [0, 0, 0, 1].
+    for dt in [DType::F32, DType::F64] {
+        let x = Tensor::from_f64s(&[-1.0, 0.0, -0.0, 2.0], vec![4], dt).unwrap();
+        let g = autodiff::grad(|xs| ops::sum(ops::relu(&xs[0])?, None, false), &[x]).unwrap();
+        assert_eq!(g[0].dtype(), dt);
+        assert_eq!(g[0].to_f64_vec().unwrap(), vec![0.0, 0.0, 0.0, 1.0], "{dt}");
+    }
+    // The gradient is itself differentiable: relu'' = 0 everywhere.
+    let x = rand(&[5], 7);
+    let gg = autodiff::grad(
+        |xs| {
+            let g = autodiff::grad(|ys| ops::sum(ops::relu(&ys[0])?, None, false), xs)?;
+            ops::sum(ops::multiply(&g[0], &xs[0])?, None, false)
+        },
+        std::slice::from_ref(&x),
+    )
+    .unwrap();
+    let want: Vec<f64> = x
+        .to_f64_vec()
+        .unwrap()
+        .iter()
+        .map(|&v| if v > 0.0 { 1.0 } else { 0.0 })
+        .collect();
+    assert_eq!(gg[0].to_f64_vec().unwrap(), want);
+}
