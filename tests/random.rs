@@ -413,3 +413,27 @@ fn traced_samplers_replay_the_eager_values() {
     let eager = random::binomial(&[6], &n, &p, None, 42).unwrap();
     assert_eq!(f32_bits(&replay[0]), f32_bits(&eager));
 }
+
+#[test]
+fn fused_threefry_matches_the_primitive_decomposition() {
+    use ceras::prim::Spec;
+    use ceras::trace;
+    // Eagerly a backend's fused Threefry kernel makes the bits; while tracing,
+    // the primitive decomposition does (it runs on the constant key and is
+    // captured). Large enough for several parallel chunks, odd to test padding.
+    let shape = [3usize, 70001];
+    for (key, dt) in [([0u32, 42], DType::U32), ([7, 0xdead_beef], DType::U8)] {
+        let g = trace::trace(&[Spec::new(vec![1], DType::F32)], |_| {
+            Ok(vec![random::bits(key, &shape, dt)?])
+        })
+        .unwrap();
+        let x = Tensor::from_vec(vec![0.0f32], [1]).unwrap();
+        let traced = g.call(std::slice::from_ref(&x)).unwrap();
+        let eager = random::bits(key, &shape, dt).unwrap();
+        let (a, b) = (
+            ops::cast(&traced[0], DType::U32).unwrap(),
+            ops::cast(&eager, DType::U32).unwrap(),
+        );
+        assert_eq!(a.to_vec::<u32>().unwrap(), b.to_vec::<u32>().unwrap());
+    }
+}

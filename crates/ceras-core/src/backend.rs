@@ -81,6 +81,11 @@ pub enum Fused {
         /// ε.
         epsilon: f64,
     },
+    /// Threefry-2x32 (20 rounds) on equal-shape `uint32` operands `k0, k1, x0,
+    /// x1`: outputs `y0, y1`, each element pair
+    /// [`threefry2x32_block`](crate::random::threefry2x32_block)`([k0, k1], [x0, x1])`,
+    /// bit-identical to the primitive decomposition in [`crate::random`].
+    Threefry2x32,
 }
 
 /// An execution engine for the primitives. Object-safe.

@@ -87,6 +87,7 @@
 //! assert_eq!(block, [0xc4923a9c, 0x483df7a0]);
 //! ```
 
+use crate::backend::Fused;
 use crate::config;
 use crate::dtype::DType;
 use crate::error::{arg_err, dtype_err, shape_err, Result};
@@ -144,7 +145,33 @@ pub fn threefry2x32_block(key: Key, x: [u32; 2]) -> [u32; 2] {
 }
 
 /// Threefry-2x32 on tensors: `k0, k1, x0, x1` are `uint32` of one shape.
+/// A backend's fused kernel ([`Fused::Threefry2x32`]) runs it when it has one
+/// and nothing is traced; otherwise the primitive decomposition below.
 fn threefry_t(k0: &Tensor, k1: &Tensor, x0: &Tensor, x1: &Tensor) -> Result<(Tensor, Tensor)> {
+    let spec = x0.spec().clone();
+    if let Some(mut v) = crate::ops::nn::try_fused_multi(
+        "threefry2x32",
+        &Fused::Threefry2x32,
+        &[k0, k1, x0, x1],
+        vec![spec.clone(), spec],
+        true,
+    )? {
+        let y1 = v.pop();
+        if let (Some(y0), Some(y1)) = (v.pop(), y1) {
+            return Ok((y0, y1));
+        }
+    }
+    threefry_decomposed(k0, k1, x0, x1)
+}
+
+/// Threefry-2x32 as primitives (what a trace records, and what backends
+/// without a fused kernel run).
+fn threefry_decomposed(
+    k0: &Tensor,
+    k1: &Tensor,
+    x0: &Tensor,
+    x1: &Tensor,
+) -> Result<(Tensor, Tensor)> {
     let shape = x0.shape().to_vec();
     let mut consts: HashMap<u32, Tensor> = HashMap::new();
     let mut c = |v: u32| -> Result<Tensor> {

@@ -20,6 +20,7 @@ pub mod pool;
 mod reduce;
 mod softmax;
 mod special;
+mod threefry;
 mod window;
 
 use ceras_core::backend::{Backend, BackendRegistration, Buffer, BufferRef, Fused, Operand};
@@ -302,6 +303,10 @@ impl Backend for CpuBackend {
         } = op
         {
             return adam::fused_adam(inputs, *beta_1, *beta_2, *epsilon)
+                .map(|r| r.map(|outs| outs.into_iter().map(buf).collect()));
+        }
+        if let Fused::Threefry2x32 = op {
+            return threefry::threefry2x32(inputs)
                 .map(|r| r.map(|outs| outs.into_iter().map(buf).collect()));
         }
         let (axis, log) = match op {

@@ -224,6 +224,18 @@ fn delegated(prim: &Prim, inputs: &[Operand<'_>], outs: &[Spec]) -> bool {
     }
 }
 
+/// `inputs`' shapes and dtypes over the buffers `bufs` (their cpu copies).
+fn cpu_operands<'a>(bufs: &'a [BufferRef], inputs: &[Operand<'a>]) -> Vec<Operand<'a>> {
+    bufs.iter()
+        .zip(inputs)
+        .map(|(b, x)| Operand {
+            buf: b,
+            shape: x.shape,
+            dtype: x.dtype,
+        })
+        .collect()
+}
+
 impl TorchBackend {
     /// A backend on `device`.
     pub fn new(device: Device) -> TorchBackend {
@@ -279,30 +291,19 @@ impl TorchBackend {
         }
     }
 
-    /// Runs the primitive on the cpu backend's kernels, moving data through the host.
-    fn delegate(
-        &self,
-        prim: &Prim,
-        inputs: &[Operand<'_>],
-        outs: &[Spec],
-    ) -> Result<Vec<BufferRef>> {
-        let bufs: Vec<BufferRef> = inputs
+    /// Copies of the operands in the cpu backend's storage.
+    fn to_cpu(&self, inputs: &[Operand<'_>]) -> Result<Vec<BufferRef>> {
+        inputs
             .iter()
             .map(|x| {
                 let h = self.to_host(x.buf, x.shape, x.dtype)?;
                 self.cpu.from_host(h, x.shape)
             })
-            .collect::<Result<_>>()?;
-        let ops: Vec<Operand<'_>> = bufs
-            .iter()
-            .zip(inputs)
-            .map(|(b, x)| Operand {
-                buf: b,
-                shape: x.shape,
-                dtype: x.dtype,
-            })
-            .collect();
-        let res = self.cpu.execute(prim, &ops, outs)?;
+            .collect()
+    }
+
+    /// The cpu backend's results back in this backend's storage.
+    fn upload_from_cpu(&self, res: &[BufferRef], outs: &[Spec]) -> Result<Vec<BufferRef>> {
         res.iter()
             .zip(outs)
             .map(|(b, s)| {
@@ -310,6 +311,34 @@ impl TorchBackend {
                 self.wrap_host(h, &s.shape)
             })
             .collect()
+    }
+
+    /// Runs the primitive on the cpu backend's kernels, moving data through the host.
+    fn delegate(
+        &self,
+        prim: &Prim,
+        inputs: &[Operand<'_>],
+        outs: &[Spec],
+    ) -> Result<Vec<BufferRef>> {
+        let bufs = self.to_cpu(inputs)?;
+        let res = self.cpu.execute(prim, &cpu_operands(&bufs, inputs), outs)?;
+        self.upload_from_cpu(&res, outs)
+    }
+
+    /// Runs a fused kernel of the cpu backend, moving data through the host
+    /// (`None` when it has none for these operands).
+    fn delegate_fused(
+        &self,
+        op: &Fused,
+        inputs: &[Operand<'_>],
+        outs: &[Spec],
+    ) -> Option<Result<Vec<BufferRef>>> {
+        let bufs = match self.to_cpu(inputs) {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        let res = self.cpu.fused(op, &cpu_operands(&bufs, inputs), outs)?;
+        Some(res.and_then(|r| self.upload_from_cpu(&r, outs)))
     }
 
     fn run(
@@ -1236,6 +1265,10 @@ impl Backend for TorchBackend {
         inputs: &[Operand<'_>],
         outs: &[Spec],
     ) -> Option<Result<Vec<BufferRef>>> {
+        if let Fused::Threefry2x32 = op {
+            // uint32 lives on the host here: the cpu backend's kernel.
+            return self.delegate_fused(op, inputs, outs);
+        }
         if inputs
             .iter()
             .any(|x| !matches!(x.dtype, DType::F32 | DType::F64))
@@ -1286,7 +1319,7 @@ impl Backend for TorchBackend {
                 )
             }
             // Adam runs as its decomposition (libtorch's element-wise kernels).
-            Fused::Adam { .. } => return None,
+            Fused::Adam { .. } | Fused::Threefry2x32 => return None,
             Fused::Attention { scale, causal } => {
                 if xs.len() != 3 || inputs.iter().any(|x| x.shape.len() != 4) {
                     return None;
