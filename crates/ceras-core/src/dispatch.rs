@@ -28,7 +28,11 @@ pub fn apply(prim: &Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
             .iter()
             .map(|t| t.operand("apply"))
             .collect::<Result<_>>()?;
+        let t0 = profiling().then(std::time::Instant::now);
         let bufs = backend::current()?.execute(prim, &ops, &outs)?;
+        if let Some(t0) = t0 {
+            log_prim(prim, &specs, &outs, t0.elapsed());
+        }
         bufs.into_iter()
             .zip(outs)
             .map(|(b, s)| Tensor::from_parts(s, false, Value::Concrete(b)))
@@ -38,6 +42,27 @@ pub fn apply(prim: &Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         autodiff::record_prim(prim, inputs, &outputs);
     }
     Ok(outputs)
+}
+
+/// Whether `CERAS_PROFILE_PRIMS` is set: then every executed primitive is
+/// logged to stderr (read once per process).
+fn profiling() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("CERAS_PROFILE_PRIMS").is_some())
+}
+
+/// One tab-separated line per executed primitive: `prim`, the primitive (its
+/// `Debug` form, cut to 80 characters), the output elements, the milliseconds the
+/// backend took and the input shapes. `tools/prim_profile.py` sums a log by
+/// primitive.
+fn log_prim(prim: &Prim, ins: &[Spec], outs: &[Spec], took: std::time::Duration) {
+    let n: usize = outs.iter().map(|s| s.shape.iter().product::<usize>()).sum();
+    let name: String = format!("{prim:?}").chars().take(80).collect();
+    let shapes: Vec<&[usize]> = ins.iter().map(|s| &s.shape[..]).collect();
+    eprintln!(
+        "prim\t{name}\t{n}\t{:.3}\t{shapes:?}",
+        took.as_secs_f64() * 1e3
+    );
 }
 
 /// Applies a primitive with exactly one output.
