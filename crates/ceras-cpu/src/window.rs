@@ -72,6 +72,12 @@ fn reduce_window_t<T: Num, O: Op>(
     win: &Window<'_>,
     out_shape: &[usize],
 ) -> Vec<T> {
+    let walk = Walk::new(shape, win, out_shape);
+    // Small windows (pooling): one pass over the windows, each reading its taps.
+    if walk.taps.len() <= 16 && walk.parts >= 2 {
+        return reduce_window_direct::<T, O>(v, &walk);
+    }
+    // Large windows, or one slice: separable passes, one per windowed dim.
     let mut cur: Vec<T::A> = map(v, T::to_acc);
     let mut cs = shape.to_vec();
     for d in 0..shape.len() {
@@ -90,6 +96,37 @@ fn reduce_window_t<T: Num, O: Op>(
         cs[d] = out_shape[d];
     }
     map(&cur, T::from_acc)
+}
+
+/// `ReduceWindow` as one pass: every output window folds its taps' lanes in the
+/// accumulator type and writes the result once, into a cached buffer.
+fn reduce_window_direct<T: Num, O: Op>(x: &[T], walk: &Walk) -> Vec<T> {
+    let mut out = crate::pool::take::<T>(walk.parts * walk.osz);
+    if out.is_empty() {
+        return out;
+    }
+    let lanes = walk.lanes;
+    let slice = |(pi, outs): (usize, &mut [T])| {
+        let xs = &x[pi * walk.isz..(pi + 1) * walk.isz];
+        let mut acc = vec![O::init::<T::A>(); lanes];
+        walk.for_each_window(|w, offs| {
+            acc.fill(O::init::<T::A>());
+            for &o in offs {
+                for (a, &v) in acc.iter_mut().zip(&xs[o..o + lanes]) {
+                    *a = O::f(*a, v.to_acc());
+                }
+            }
+            for (y, &a) in outs[w * lanes..(w + 1) * lanes].iter_mut().zip(&acc) {
+                *y = T::from_acc(a);
+            }
+        });
+    };
+    if out.len() >= PAR_MIN / 4 {
+        out.par_chunks_mut(walk.osz).enumerate().for_each(slice);
+    } else {
+        out.chunks_mut(walk.osz).enumerate().for_each(slice);
+    }
+    out
 }
 
 fn reduce_window_num<T: Num>(
@@ -139,6 +176,102 @@ fn next_index(idx: &mut [usize], shape: &[usize]) -> bool {
     false
 }
 
+/// How a windowed op walks its operand: `parts` independent leading slices (the
+/// dims with trivial windows before the first windowed one), the windowed dims,
+/// and `lanes` contiguous trailing elements (trivial-window dims after the last
+/// windowed one, e.g. the channels of a channels-last pooling) that every window
+/// position handles at once, instead of paying the index arithmetic per element.
+struct Walk {
+    parts: usize,
+    /// Elements of one input / output slice.
+    isz: usize,
+    osz: usize,
+    lanes: usize,
+    /// Windowed dims: input and output extents, input strides (in elements),
+    /// window extents, strides and low padding.
+    ish: Vec<usize>,
+    osh: Vec<usize>,
+    ist: Vec<isize>,
+    wsh: Vec<usize>,
+    st: Vec<usize>,
+    lo: Vec<isize>,
+    /// Window taps in row-major order (so the first maximum found is the first
+    /// in the window): multi-index and offset from the window's corner.
+    taps: Vec<(Vec<usize>, isize)>,
+}
+
+impl Walk {
+    fn new(shape: &[usize], win: &Window<'_>, out_shape: &[usize]) -> Walk {
+        let r = shape.len();
+        let lead = (0..r).take_while(|&d| win.trivial(d)).count();
+        let trail = (lead..r).rev().take_while(|&d| win.trivial(d)).count();
+        let rr = r - lead - trail;
+        let ist: Vec<isize> = istrides(&shape[lead..])[..rr].to_vec();
+        let wsh = win.window[lead..lead + rr].to_vec();
+        let mut taps = Vec::new();
+        if !wsh.contains(&0) {
+            let mut w = vec![0usize; rr];
+            loop {
+                let off = w.iter().zip(&ist).map(|(&i, &s)| i as isize * s).sum();
+                taps.push((w.clone(), off));
+                if !next_index(&mut w, &wsh) {
+                    break;
+                }
+            }
+        }
+        let (st, lo) = (lead..lead + rr)
+            .map(|d| (win.strides[d].max(1), win.padding[d].0 as isize))
+            .unzip();
+        Walk {
+            parts: numel(&shape[..lead]),
+            isz: numel(&shape[lead..]),
+            osz: numel(&out_shape[lead..]),
+            lanes: numel(&shape[lead + rr..]),
+            ish: shape[lead..lead + rr].to_vec(),
+            osh: out_shape[lead..lead + rr].to_vec(),
+            ist,
+            wsh,
+            st,
+            lo,
+            taps,
+        }
+    }
+
+    /// Calls `f(w, offsets)` for every output window `w` of one slice (row-major),
+    /// with the slice offsets of its taps that lie inside the input, in tap order.
+    fn for_each_window(&self, mut f: impl FnMut(usize, &[usize])) {
+        let rr = self.ish.len();
+        let nwin = numel(&self.osh);
+        if self.lanes == 0 || nwin == 0 {
+            return;
+        }
+        let mut oidx = vec![0usize; rr];
+        let mut start = vec![0isize; rr];
+        let mut offs = Vec::with_capacity(self.taps.len());
+        for w in 0..nwin {
+            let (mut inside, mut base) = (true, 0isize);
+            for d in 0..rr {
+                let s0 = (oidx[d] * self.st[d]) as isize - self.lo[d];
+                start[d] = s0;
+                inside &= s0 >= 0 && s0 + self.wsh[d] as isize <= self.ish[d] as isize;
+                base += s0 * self.ist[d];
+            }
+            offs.clear();
+            for (wi, off) in &self.taps {
+                let outside = |d: usize| {
+                    let p = start[d] + wi[d] as isize;
+                    p < 0 || p >= self.ish[d] as isize
+                };
+                if inside || !(0..rr).any(outside) {
+                    offs.push((base + off) as usize);
+                }
+            }
+            f(w, &offs);
+            next_index(&mut oidx, &self.osh);
+        }
+    }
+}
+
 fn sas_t<T: Num>(
     x: &[T],
     src: &[T],
@@ -146,93 +279,51 @@ fn sas_t<T: Num>(
     win: &Window<'_>,
     src_shape: &[usize],
 ) -> Vec<T> {
-    let r = shape.len();
-    let zero = T::A::ZERO;
-    let mut out = vec![zero; numel(shape)];
-    if out.is_empty() || src.is_empty() {
-        return map(&out, T::from_acc);
-    }
-    // Leading dims with trivial windows split the problem into independent slices.
-    let lead = (0..r).take_while(|&d| win.trivial(d)).count();
-    // Trailing dims with trivial windows (the channels of a channels-last
-    // pooling) are lanes: every window position handles `lanes` contiguous
-    // elements at once, instead of paying the index arithmetic per element.
-    let trail = (lead..r).rev().take_while(|&d| win.trivial(d)).count();
-    let (ish, osh) = (&shape[lead..], &src_shape[lead..]);
-    let (isz, osz) = (numel(ish), numel(osh));
-    let ist = istrides(ish);
-    let rr = ish.len() - trail;
-    let lanes = numel(&ish[rr..]);
-    let wsh = &win.window[lead..lead + rr];
-    let (ish, osh) = (&ish[..rr], &osh[..rr]);
-    // Window taps: multi-index and offset from the window's corner (row-major order,
-    // so the first maximum found is the first in the window).
-    let mut taps: Vec<(Vec<usize>, isize)> = Vec::new();
-    if !wsh.contains(&0) {
-        let mut w = vec![0usize; rr];
-        loop {
-            taps.push((
-                w.clone(),
-                w.iter().zip(&ist).map(|(&i, &s)| i as isize * s).sum(),
-            ));
-            if !next_index(&mut w, wsh) {
-                break;
-            }
+    let walk = Walk::new(shape, win, src_shape);
+    let mut out = crate::pool::take::<T>(numel(shape));
+    let lanes = walk.lanes;
+    let slice = |(pi, outs): (usize, &mut [T])| {
+        outs.fill(T::from_acc(T::A::ZERO));
+        if src.is_empty() {
+            return;
         }
-    }
-    let (st, lo): (Vec<usize>, Vec<isize>) = (lead..lead + rr)
-        .map(|d| (win.strides[d], win.padding[d].0 as isize))
-        .unzip();
-    let slice = |(pi, outs): (usize, &mut [T::A])| {
-        let xs = &x[pi * isz..(pi + 1) * isz];
-        let ss = &src[pi * osz..(pi + 1) * osz];
-        let mut oidx = vec![0usize; rr];
-        let mut start = vec![0isize; rr];
+        let xs = &x[pi * walk.isz..(pi + 1) * walk.isz];
+        let ss = &src[pi * walk.osz..(pi + 1) * walk.osz];
         // Per lane: the offset and value of the best element so far.
-        let mut best_o = vec![usize::MAX; lanes];
-        let mut best_v = vec![zero; lanes];
-        for sv in ss.chunks(lanes) {
-            let (mut inside, mut base) = (true, 0isize);
-            for d in 0..rr {
-                let s0 = (oidx[d] * st[d]) as isize - lo[d];
-                start[d] = s0;
-                inside &= s0 >= 0 && s0 + wsh[d] as isize <= ish[d] as isize;
-                base += s0 * ist[d];
+        let mut best_o = vec![0usize; lanes];
+        let mut best_v = vec![T::A::ZERO; lanes];
+        walk.for_each_window(|w, offs| {
+            let Some((&first, rest)) = offs.split_first() else {
+                return; // only padding: nothing is selected
+            };
+            for (c, (bo, bv)) in best_o.iter_mut().zip(&mut best_v).enumerate() {
+                *bo = first + c;
+                *bv = xs[first + c].to_acc();
             }
-            best_o.fill(usize::MAX);
-            for (wi, off) in &taps {
-                let outside = |d: usize| {
-                    let p = start[d] + wi[d] as isize;
-                    p < 0 || p >= ish[d] as isize
-                };
-                if !inside && (0..rr).any(outside) {
-                    continue;
-                }
-                let o = (base + off) as usize;
+            for &o in rest {
                 let row = &xs[o..o + lanes];
-                for (c, &xv) in row.iter().enumerate() {
+                for (c, ((bo, bv), &xv)) in best_o.iter_mut().zip(&mut best_v).zip(row).enumerate()
+                {
                     let v = xv.to_acc();
-                    if best_o[c] == usize::MAX || better(v, best_v[c], true) {
-                        best_o[c] = o + c;
-                        best_v[c] = v;
+                    if better(v, *bv, true) {
+                        *bo = o + c;
+                        *bv = v;
                     }
                 }
             }
-            for (&o, &sv) in best_o.iter().zip(sv) {
-                if o != usize::MAX {
-                    outs[o] = outs[o].add(sv.to_acc());
-                }
+            for (&o, &sv) in best_o.iter().zip(&ss[w * lanes..(w + 1) * lanes]) {
+                outs[o] = T::from_acc(outs[o].to_acc().add(sv.to_acc()));
             }
-            next_index(&mut oidx, osh);
-        }
+        });
     };
-    let parts = numel(&shape[..lead]);
-    if parts >= 2 && out.len() >= PAR_MIN / 4 {
-        out.par_chunks_mut(isz).enumerate().for_each(slice);
+    if walk.parts >= 2 && out.len() >= PAR_MIN / 4 {
+        out.par_chunks_mut(walk.isz.max(1))
+            .enumerate()
+            .for_each(slice);
     } else {
-        out.chunks_mut(isz).enumerate().for_each(slice);
+        out.chunks_mut(walk.isz.max(1)).enumerate().for_each(slice);
     }
-    map(&out, T::from_acc)
+    out
 }
 
 /// `SelectAndScatterAdd`: scatters each source element onto the first maximum of
