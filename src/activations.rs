@@ -124,6 +124,16 @@ impl Activation {
         matches!(self, Activation::Named(n) if canonical(n) == "linear")
     }
 
+    /// Applies the activation to `x + bias`, for a `bias` along the last axis
+    /// (a Dense or channels-last convolution layer's epilogue): `relu` takes the
+    /// one-pass [`ops::bias_relu`], everything else `apply(x + bias)`.
+    pub fn apply_with_bias(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        match self {
+            Activation::Named(n) if canonical(n) == "relu" => ops::bias_relu(x, bias),
+            _ => self.apply(&ops::add(x, bias)?),
+        }
+    }
+
     /// Applies the activation.
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         match self {

@@ -356,3 +356,52 @@ fn relu_grads() {
         .collect();
     assert_eq!(gg[0].to_f64_vec().unwrap(), want);
 }
+
+#[test]
+fn bias_relu_is_relu_of_the_bias_add() {
+    // Gradients of both operands against finite differences.
+    check(
+        "bias_relu",
+        |xs| ops::bias_relu(&xs[0], &xs[1]),
+        vec![rand(&[3, 4, 5], 41), rand(&[5], 43)],
+    );
+    // Bit-identical to the decomposition (the fused cpu kernel runs eagerly),
+    // past the parallel threshold, with NaN, infinities and signed zeros.
+    let (rows, c) = (300, 257);
+    let mut xv = values(rows * c, 5);
+    let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, -0.25];
+    for (i, s) in specials.iter().enumerate() {
+        xv[i * 997] = *s;
+    }
+    let mut bv = values(c, 6);
+    bv[3] = 0.25;
+    bv[5] = -0.0;
+    for dt in [DType::F32, DType::F64] {
+        let x = Tensor::from_f64s(&xv, vec![rows, c], dt).unwrap();
+        let b = Tensor::from_f64s(&bv, vec![c], dt).unwrap();
+        let fused = ops::bias_relu(&x, &b).unwrap().to_f64_vec().unwrap();
+        let plain = ops::relu(ops::add(&x, &b).unwrap())
+            .unwrap()
+            .to_f64_vec()
+            .unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fused), bits(&plain), "{dt}");
+        // The same gradients as relu(x + b), 0 where x + b <= 0.
+        let loss_f = |xs: &[Tensor]| ops::sum(ops::bias_relu(&xs[0], &xs[1])?, None, false);
+        let loss_p = |xs: &[Tensor]| ops::sum(ops::relu(ops::add(&xs[0], &xs[1])?)?, None, false);
+        let gf = autodiff::grad(loss_f, &[x.clone(), b.clone()]).unwrap();
+        let gp = autodiff::grad(loss_p, &[x, b]).unwrap();
+        for (f, p) in gf.iter().zip(&gp) {
+            assert_eq!(f.dtype(), dt);
+            assert_eq!(
+                bits(&f.to_f64_vec().unwrap()),
+                bits(&p.to_f64_vec().unwrap())
+            );
+        }
+    }
+    // Shapes that do not fit the kernel broadcast as `add` does, or fail as it does.
+    let x = rand(&[2, 3], 1);
+    let y = ops::bias_relu(&x, rand(&[2, 1], 2)).unwrap();
+    assert_eq!(y.shape(), &[2, 3]);
+    assert!(ops::bias_relu(&x, rand(&[4], 2)).is_err());
+}

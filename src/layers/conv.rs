@@ -297,20 +297,20 @@ impl Layer for Conv {
         } else {
             x
         };
-        let mut y = ops::conv(x, k.value(), &opts)
+        let y = ops::conv(x, k.value(), &opts)
             .map_err(|e| shape_err(self.base.name(), format!("{e}")))?;
-        if let Some(b) = &self.bias {
-            let b = b.value();
-            let b = if self.fmt() == DataFormat::ChannelsFirst {
-                let mut s = vec![self.filters as i64];
-                s.extend(std::iter::repeat_n(1, self.rank));
-                ops::reshape(&b, &s)?
-            } else {
-                b
-            };
-            y = ops::add(&y, &b)?;
+        let Some(b) = &self.bias else {
+            return self.activation.apply(&y);
+        };
+        let b = b.value();
+        if self.fmt() == DataFormat::ChannelsFirst {
+            let mut s = vec![self.filters as i64];
+            s.extend(std::iter::repeat_n(1, self.rank));
+            self.activation
+                .apply(&ops::add(&y, &ops::reshape(&b, &s)?)?)
+        } else {
+            self.activation.apply_with_bias(&y, &b)
         }
-        self.activation.apply(&y)
     }
 
     fn compute_output_shape(&self, s: &[Option<usize>]) -> Result<PartialShape> {

@@ -143,11 +143,11 @@ impl Layer for Dense {
                 ),
             ));
         }
-        let mut y = ops::matmul(x, &kv)?;
-        if let Some(b) = &self.bias {
-            y = ops::add(&y, b.value())?;
+        let y = ops::matmul(x, &kv)?;
+        match &self.bias {
+            Some(b) => self.activation.apply_with_bias(&y, &b.value()),
+            None => self.activation.apply(&y),
         }
-        self.activation.apply(&y)
     }
 
     fn compute_output_shape(&self, s: &[Option<usize>]) -> Result<PartialShape> {

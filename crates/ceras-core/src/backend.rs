@@ -86,6 +86,10 @@ pub enum Fused {
     /// [`threefry2x32_block`](crate::random::threefry2x32_block)`([k0, k1], [x0, x1])`,
     /// bit-identical to the primitive decomposition in [`crate::random`].
     Threefry2x32,
+    /// `max(x + b, 0)` for `x` of any rank and a bias `b` along its last axis,
+    /// both of one float dtype: a layer's bias + ReLU epilogue in one pass,
+    /// bit-identical to the decomposition (`Broadcast`, `Add`, `Max` with zeros).
+    BiasRelu,
 }
 
 /// An execution engine for the primitives. Object-safe.

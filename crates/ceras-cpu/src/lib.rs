@@ -9,6 +9,7 @@
 //! [`register`] from a binary to make sure the crate is linked.
 
 mod adam;
+mod bias_relu;
 mod conv;
 mod elementwise;
 mod fastmath;
@@ -303,6 +304,10 @@ impl Backend for CpuBackend {
         } = op
         {
             return adam::fused_adam(inputs, *beta_1, *beta_2, *epsilon)
+                .map(|r| r.map(|outs| outs.into_iter().map(buf).collect()));
+        }
+        if let Fused::BiasRelu = op {
+            return bias_relu::bias_relu(inputs)
                 .map(|r| r.map(|outs| outs.into_iter().map(buf).collect()));
         }
         if let Fused::Threefry2x32 = op {

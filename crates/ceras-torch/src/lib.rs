@@ -1318,8 +1318,9 @@ impl Backend for TorchBackend {
                         .map(|r| r.0),
                 )
             }
-            // Adam runs as its decomposition (libtorch's element-wise kernels).
-            Fused::Adam { .. } | Fused::Threefry2x32 => return None,
+            // Adam and bias + ReLU run as their decompositions (libtorch's
+            // element-wise kernels).
+            Fused::Adam { .. } | Fused::Threefry2x32 | Fused::BiasRelu => return None,
             Fused::Attention { scale, causal } => {
                 if xs.len() != 3 || inputs.iter().any(|x| x.shape.len() != 4) {
                     return None;

@@ -142,6 +142,62 @@ pub fn relu(x: impl IntoTensor) -> Result<Tensor> {
         .expect("custom_gradient returns one output per output"))
 }
 
+/// `relu(x + bias)` for a `bias` along the last axis of `x` — a Dense or
+/// channels-last convolution layer's bias and ReLU — with [`relu`]'s gradient.
+/// Backends with a fused kernel compute it in one pass (the decomposition
+/// materialises the broadcast bias and a zero tensor: four passes); the result
+/// is bit-identical either way. Other shapes or dtypes are `relu(add(x, bias))`.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let x = Tensor::from_vec(vec![-1.0f32, 0.5, 2.0, -3.0], [2, 2]).unwrap();
+/// let b = Tensor::from_vec(vec![0.5f32, -1.0], [2]).unwrap();
+/// let y = ops::bias_relu(&x, &b).unwrap();
+/// assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.0, 0.0, 2.5, 0.0]);
+/// ```
+pub fn bias_relu(x: impl IntoTensor, bias: impl IntoTensor) -> Result<Tensor> {
+    let x = x.into_tensor()?;
+    let b = bias.into_tensor()?;
+    let fits = x.dtype().is_float()
+        && b.dtype() == x.dtype()
+        && !x.is_weak()
+        && !b.is_weak()
+        && b.ndim() == 1
+        && x.ndim() >= 1
+        && x.shape()[x.ndim() - 1] == b.shape()[0];
+    if !fits {
+        return relu(add(&x, &b)?);
+    }
+    let out = crate::autodiff::custom_gradient(&[x, b], |xs| {
+        let (x, b) = (&xs[0], &xs[1]);
+        // The tapes are paused here, so the fused kernel may run (not when tracing).
+        let y = match try_fused_multi(
+            "bias_relu",
+            &crate::backend::Fused::BiasRelu,
+            &[x, b],
+            vec![x.spec().clone()],
+            true,
+        )? {
+            Some(mut v) => v.swap_remove(0),
+            None => relu(add(x, b)?)?,
+        };
+        let (yk, lead) = (y.clone(), x.ndim() - 1);
+        let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
+            let z = lax::zeros_like(&cts[0])?;
+            let pos = lax::compare(CmpOp::Gt, &yk, &z)?;
+            let gx = lax::select(&pos, &cts[0], &z)?;
+            let axes: Vec<i64> = (0..lead as i64).collect();
+            let gb = sum(&gx, Some(&axes[..]), false)?;
+            Ok(vec![Some(gx), Some(gb)])
+        });
+        Ok((vec![y], vjp))
+    })?;
+    Ok(out
+        .into_iter()
+        .next()
+        .expect("custom_gradient returns one output per output"))
+}
+
 /// `min(max(x, 0), 6)`.
 pub fn relu6(x: impl IntoTensor) -> Result<Tensor> {
     float_act(x, |x| minimum(maximum(x, 0.0)?, 6.0))
