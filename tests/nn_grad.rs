@@ -386,6 +386,11 @@ fn bias_relu_is_relu_of_the_bias_add() {
             .unwrap();
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&fused), bits(&plain), "{dt}");
+        // relu alone (the kernel without a bias) is `maximum(x, 0)` bit for bit.
+        let zeros = ops::zeros_like(&x, None).unwrap();
+        let max0 = ops::maximum(&x, &zeros).unwrap().to_f64_vec().unwrap();
+        let relu = ops::relu(&x).unwrap().to_f64_vec().unwrap();
+        assert_eq!(bits(&relu), bits(&max0), "relu {dt}");
         // The same gradients as relu(x + b), 0 where x + b <= 0.
         let loss_f = |xs: &[Tensor]| ops::sum(ops::bias_relu(&xs[0], &xs[1])?, None, false);
         let loss_p = |xs: &[Tensor]| ops::sum(ops::relu(ops::add(&xs[0], &xs[1])?)?, None, false);

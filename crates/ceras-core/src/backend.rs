@@ -89,6 +89,7 @@ pub enum Fused {
     /// `max(x + b, 0)` for `x` of any rank and a bias `b` along its last axis,
     /// both of one float dtype: a layer's bias + ReLU epilogue in one pass,
     /// bit-identical to the decomposition (`Broadcast`, `Add`, `Max` with zeros).
+    /// With `x` as the only operand, `max(x, 0)` (ReLU without a bias).
     BiasRelu,
 }
 

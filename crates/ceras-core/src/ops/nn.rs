@@ -128,7 +128,18 @@ pub fn relu(x: impl IntoTensor) -> Result<Tensor> {
     }
     let out = crate::autodiff::custom_gradient(&[x], |xs| {
         let x = xs[0].clone();
-        let y = lax::binary(BinaryOp::Max, &x, &lax::zeros_like(&x)?)?;
+        // One pass where the backend has the kernel (tapes are paused here).
+        let fused = try_fused_multi(
+            "relu",
+            &crate::backend::Fused::BiasRelu,
+            &[&x],
+            vec![x.spec().clone()],
+            true,
+        )?;
+        let y = match fused {
+            Some(mut v) => v.swap_remove(0),
+            None => lax::binary(BinaryOp::Max, &x, &lax::zeros_like(&x)?)?,
+        };
         let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
             let z = lax::zeros_like(&cts[0])?;
             let pos = lax::compare(CmpOp::Gt, &x, &z)?;
