@@ -128,29 +128,53 @@ pub fn relu(x: impl IntoTensor) -> Result<Tensor> {
     }
     let out = crate::autodiff::custom_gradient(&[x], |xs| {
         let x = xs[0].clone();
-        // One pass where the backend has the kernel (tapes are paused here).
-        let fused = try_fused_multi(
-            "relu",
-            &crate::backend::Fused::BiasRelu,
-            &[&x],
-            vec![x.spec().clone()],
-            true,
-        )?;
-        let y = match fused {
-            Some(mut v) => v.swap_remove(0),
-            None => lax::binary(BinaryOp::Max, &x, &lax::zeros_like(&x)?)?,
-        };
-        let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
-            let z = lax::zeros_like(&cts[0])?;
-            let pos = lax::compare(CmpOp::Gt, &x, &z)?;
-            Ok(vec![Some(lax::select(&pos, &cts[0], &z)?)])
-        });
+        let y = relu_forward("relu", &[&x], || {
+            lax::binary(BinaryOp::Max, &x, &lax::zeros_like(&x)?)
+        })?;
+        let vjp: crate::autodiff::VjpFn =
+            std::rc::Rc::new(move |cts: &[Tensor]| Ok(vec![Some(relu_gate(&x, &cts[0])?)]));
         Ok((vec![y], vjp))
     })?;
-    Ok(out
-        .into_iter()
+    Ok(first(out))
+}
+
+/// The backend's one-pass ReLU kernel ([`Fused::BiasRelu`]) on `operands` (`x`,
+/// or `x` and a bias), else `fallback` (the decomposition). Called inside a
+/// `custom_gradient` forward, where the tapes are paused.
+///
+/// [`Fused::BiasRelu`]: crate::backend::Fused::BiasRelu
+fn relu_forward(
+    name: &str,
+    operands: &[&Tensor],
+    fallback: impl FnOnce() -> Result<Tensor>,
+) -> Result<Tensor> {
+    let spec = operands[0].spec().clone();
+    let fused = try_fused_multi(
+        name,
+        &crate::backend::Fused::BiasRelu,
+        operands,
+        vec![spec],
+        true,
+    )?;
+    match fused {
+        Some(mut v) => Ok(v.swap_remove(0)),
+        None => fallback(),
+    }
+}
+
+/// ReLU's VJP: the cotangent `g` where `pre > 0`, else 0 (`pre` is the
+/// pre-activation or the output: both are positive at the same places).
+fn relu_gate(pre: &Tensor, g: &Tensor) -> Result<Tensor> {
+    let z = lax::zeros_like(g)?;
+    let pos = lax::compare(CmpOp::Gt, pre, &z)?;
+    lax::select(&pos, g, &z)
+}
+
+/// The output of a one-output `custom_gradient`.
+fn first(outs: Vec<Tensor>) -> Tensor {
+    outs.into_iter()
         .next()
-        .expect("custom_gradient returns one output per output"))
+        .expect("custom_gradient returns one output per output")
 }
 
 /// `relu(x + bias)` for a `bias` along the last axis of `x` — a Dense or
@@ -181,32 +205,17 @@ pub fn bias_relu(x: impl IntoTensor, bias: impl IntoTensor) -> Result<Tensor> {
     }
     let out = crate::autodiff::custom_gradient(&[x, b], |xs| {
         let (x, b) = (&xs[0], &xs[1]);
-        // The tapes are paused here, so the fused kernel may run (not when tracing).
-        let y = match try_fused_multi(
-            "bias_relu",
-            &crate::backend::Fused::BiasRelu,
-            &[x, b],
-            vec![x.spec().clone()],
-            true,
-        )? {
-            Some(mut v) => v.swap_remove(0),
-            None => relu(add(x, b)?)?,
-        };
+        let y = relu_forward("bias_relu", &[x, b], || relu(add(x, b)?))?;
         let (yk, lead) = (y.clone(), x.ndim() - 1);
         let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
-            let z = lax::zeros_like(&cts[0])?;
-            let pos = lax::compare(CmpOp::Gt, &yk, &z)?;
-            let gx = lax::select(&pos, &cts[0], &z)?;
+            let gx = relu_gate(&yk, &cts[0])?;
             let axes: Vec<i64> = (0..lead as i64).collect();
             let gb = sum(&gx, Some(&axes[..]), false)?;
             Ok(vec![Some(gx), Some(gb)])
         });
         Ok((vec![y], vjp))
     })?;
-    Ok(out
-        .into_iter()
-        .next()
-        .expect("custom_gradient returns one output per output"))
+    Ok(first(out))
 }
 
 /// `min(max(x, 0), 6)`.
