@@ -263,6 +263,21 @@ fn dot_general() {
         |xs| lax::dot_general(&xs[0], &xs[1], &[1], &[0], &[], &[]),
         &[m, n],
     );
+    // Keras's attention einsums (the scores' contraction swaps its operands).
+    let k = r.tensor(&[2, 4, 3, 5], -1.0, 1.0);
+    let q = r.tensor(&[2, 6, 3, 5], -1.0, 1.0);
+    check(
+        "einsum scores",
+        |xs| ceras::ops::einsum("aecd,abcd->acbe", &[xs[0].clone(), xs[1].clone()]),
+        &[k, q],
+    );
+    let p = r.tensor(&[2, 3, 6, 4], -1.0, 1.0);
+    let v = r.tensor(&[2, 4, 3, 5], -1.0, 1.0);
+    check(
+        "einsum combine",
+        |xs| ceras::ops::einsum("acbe,aecd->abcd", &[xs[0].clone(), xs[1].clone()]),
+        &[p, v],
+    );
 }
 
 #[test]

@@ -410,3 +410,158 @@ fn bias_relu_is_relu_of_the_bias_add() {
     assert_eq!(y.shape(), &[2, 3]);
     assert!(ops::bias_relu(&x, rand(&[4], 2)).is_err());
 }
+
+#[test]
+fn softmax_gradients_and_the_exact_kernels() {
+    // First and second derivatives against finite differences (float64: the
+    // decomposition forward, the custom VJP), over the last and other axes.
+    check(
+        "softmax",
+        |xs| ops::softmax(&xs[0], -1),
+        vec![rand(&[3, 4, 5], 51)],
+    );
+    check(
+        "softmax axis 1",
+        |xs| ops::softmax(&xs[0], 1),
+        vec![rand(&[3, 4, 5], 52)],
+    );
+    let w = rand(&[4, 6], 53);
+    check(
+        "softmax second derivative",
+        |xs| {
+            let inner = |ys: &[Tensor]| {
+                ops::sum(ops::multiply(ops::softmax(&ys[0], -1)?, &w)?, None, false)
+            };
+            Ok(autodiff::grad(inner, xs)?.remove(0))
+        },
+        vec![rand(&[4, 6], 54)],
+    );
+    // float32 runs the fused last-axis kernels eagerly: bit-identical to the
+    // decomposition, forward (exp(x - max) / sum) and backward (y * (g - sum(g * y))),
+    // past the parallel threshold, with a large logit (exp's libm range), -inf and NaN.
+    let same_bits = |a: &Tensor, b: &Tensor, what: String| {
+        let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+        assert_eq!(a.len(), b.len(), "{what}");
+        if let Some(i) = (0..a.len()).find(|&i| a[i].to_bits() != b[i].to_bits()) {
+            panic!(
+                "{what}: element {i} is {} (fused) vs {} (decomposition)",
+                a[i], b[i]
+            );
+        }
+    };
+    for (rows, l) in [(300, 257), (1, 70_000), (5, 1), (40, 3)] {
+        let mut xv: Vec<f64> = values(rows * l, 7).iter().map(|v| v * 30.0).collect();
+        if l > 4 {
+            xv[1] = 200.0;
+            xv[2] = f64::NEG_INFINITY;
+            xv[3] = -0.0;
+            if rows > 1 {
+                xv[l + 3] = f64::NAN;
+            }
+        }
+        let x = Tensor::from_f64s(&xv, vec![rows, l], DType::F32).unwrap();
+        let y = ops::softmax(&x, -1).unwrap();
+        let m = ops::max(&x, Some(&[-1]), true, None).unwrap();
+        let e = ops::exp(ops::subtract(&x, &m).unwrap()).unwrap();
+        let s = ops::sum(&e, Some(&[-1]), true).unwrap();
+        let want = ops::divide(&e, &s).unwrap();
+        same_bits(&y, &want, format!("forward, {rows}x{l}"));
+        let g = Tensor::from_f64s(&values(rows * l, 8), vec![rows, l], DType::F32).unwrap();
+        let got = autodiff::grad(
+            |xs| ops::sum(ops::multiply(ops::softmax(&xs[0], -1)?, &g)?, None, false),
+            &[x],
+        )
+        .unwrap()
+        .remove(0);
+        let gy = ops::sum(ops::multiply(&g, &y).unwrap(), Some(&[-1]), true).unwrap();
+        let want = ops::multiply(&y, ops::subtract(&g, &gy).unwrap()).unwrap();
+        same_bits(&got, &want, format!("backward, {rows}x{l}"));
+    }
+}
+
+#[test]
+fn lstm_cell_gradients_and_the_exact_kernels() {
+    // Both outputs' gradients w.r.t. z and c against finite differences
+    // (float64: the decomposition forward and the written-out VJP).
+    check(
+        "lstm_cell h",
+        |xs| Ok(ops::lstm_cell(&xs[0], &xs[1])?.0),
+        vec![rand(&[3, 8], 61), rand(&[3, 2], 62)],
+    );
+    check(
+        "lstm_cell c",
+        |xs| Ok(ops::lstm_cell(&xs[0], &xs[1])?.1),
+        vec![rand(&[3, 8], 63), rand(&[3, 2], 64)],
+    );
+    let w = rand(&[2, 3], 65);
+    check(
+        "lstm_cell second derivative",
+        |xs| {
+            let inner = |ys: &[Tensor]| {
+                let (h, c) = ops::lstm_cell(&ys[0], &ys[1])?;
+                ops::sum(ops::multiply(ops::add(&h, &c)?, &w)?, None, false)
+            };
+            Ok(autodiff::grad(inner, xs)?.remove(0))
+        },
+        vec![rand(&[2, 12], 66), rand(&[2, 3], 67)],
+    );
+    // float32 runs the fused kernels eagerly: bit-identical to the
+    // decomposition forward and backward, past the parallel threshold, with
+    // pre-activations outside the fast polynomials' ranges.
+    let same_bits = |a: &Tensor, b: &Tensor, what: &str| {
+        let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+        assert_eq!(a.len(), b.len(), "{what}");
+        if let Some(i) = (0..a.len()).find(|&i| a[i].to_bits() != b[i].to_bits()) {
+            panic!(
+                "{what}: element {i} is {} (fused) vs {} (decomposition)",
+                a[i], b[i]
+            );
+        }
+    };
+    for (rows, u) in [(300, 64), (3, 5)] {
+        let mut zv: Vec<f64> = values(rows * 4 * u, 9).iter().map(|v| v * 12.0).collect();
+        zv[0] = 100.0;
+        zv[u + 1] = -95.0;
+        zv[2 * u + 2] = 20.0;
+        zv[3 * u + 3] = -88.0;
+        let z = Tensor::from_f64s(&zv, vec![rows, 4 * u], DType::F32).unwrap();
+        let c = Tensor::from_f64s(&values(rows * u, 10), vec![rows, u], DType::F32).unwrap();
+        let (h, cn) = ops::lstm_cell(&z, &c).unwrap();
+        let zs = ops::split(&z, 4usize, 1).unwrap();
+        let i = ops::sigmoid(&zs[0]).unwrap();
+        let f = ops::sigmoid(&zs[1]).unwrap();
+        let g = ops::tanh(&zs[2]).unwrap();
+        let o = ops::sigmoid(&zs[3]).unwrap();
+        let want_c = ops::add(
+            ops::multiply(&f, &c).unwrap(),
+            ops::multiply(&i, &g).unwrap(),
+        )
+        .unwrap();
+        let want_h = ops::multiply(&o, ops::tanh(&want_c).unwrap()).unwrap();
+        same_bits(&cn, &want_c, "forward c");
+        same_bits(&h, &want_h, "forward h");
+        // Gradients: fused (eager, no recording tape at VJP time) against the
+        // same VJP run under an outer recording tape, which takes the
+        // decomposition.
+        let wh = Tensor::from_f64s(&values(rows * u, 11), vec![rows, u], DType::F32).unwrap();
+        let wc = Tensor::from_f64s(&values(rows * u, 12), vec![rows, u], DType::F32).unwrap();
+        let loss = |xs: &[Tensor]| {
+            let (h, c) = ops::lstm_cell(&xs[0], &xs[1])?;
+            ops::add(
+                ops::sum(ops::multiply(&h, &wh)?, None, false)?,
+                ops::sum(ops::multiply(&c, &wc)?, None, false)?,
+            )
+        };
+        let fused = autodiff::grad(loss, &[z.clone(), c.clone()]).unwrap();
+        let outer = autodiff::GradientTape::new();
+        let decomposed = autodiff::grad(loss, &[z, c]).unwrap();
+        drop(outer);
+        same_bits(&fused[0], &decomposed[0], "dz");
+        same_bits(&fused[1], &decomposed[1], "dc");
+    }
+    // Bad shapes and dtypes are errors naming the op.
+    let e = ops::lstm_cell(rand(&[2, 7], 1), rand(&[2, 2], 2)).unwrap_err();
+    assert!(e.to_string().contains("lstm_cell"), "{e}");
+    let z32 = Tensor::from_f64s(&values(8, 1), vec![1, 8], DType::F32).unwrap();
+    assert!(ops::lstm_cell(&z32, rand(&[1, 2], 2)).is_err());
+}

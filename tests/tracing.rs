@@ -133,7 +133,7 @@ fn gradients_of_constants_are_not_computed() {
         both[1].to_vec::<f32>().unwrap()
     );
 
-    // A convolution of a constant image: forward and kernel gradient only.
+    // A convolution of a constant image.
     let img = Tensor::from_vec(
         (0..2 * 6 * 6 * 3).map(|i| i as f32 * 0.01).collect(),
         [2, 6, 6, 3],
@@ -153,5 +153,57 @@ fn gradients_of_constants_are_not_computed() {
     };
     let specs = vec![img.spec().clone(), k.spec().clone()];
     let g = trace::trace(&specs, conv_step).unwrap();
-    assert_eq!(count_prims(&g, "conv_general_dilated"), 2, "graph:\n{g}");
+    // Only the kernel gradient: the forward value is dead (the cotangent of a
+    // sum is ones) and pruned, and the image's cotangent is never formed.
+    assert_eq!(count_prims(&g, "conv_general_dilated"), 1, "graph:\n{g}");
+}
+
+/// `y = x^2` whose declared gradient is `10 * upstream` (not `2x`).
+fn odd_square(xs: &[Tensor]) -> Result<Vec<Tensor>> {
+    autodiff::custom_gradient(xs, |xs| {
+        let y = ops::square(&xs[0])?;
+        let vjp: autodiff::VjpFn =
+            std::rc::Rc::new(|cts| Ok(vec![Some(ops::multiply(&cts[0], 10.0)?)]));
+        Ok((vec![y], vjp))
+    })
+}
+
+#[test]
+fn replay_keeps_custom_gradients() {
+    let x = Tensor::from_vec(vec![3.0f32, -1.0], [2]).unwrap();
+    let g = trace::trace(&[x.spec().clone()], odd_square).unwrap();
+    assert!(
+        g.nodes
+            .iter()
+            .any(|n| matches!(n.kind, trace::NodeKind::Custom(..))),
+        "graph:\n{g}"
+    );
+    assert_eq!(g.num_ops(), 1, "graph:\n{g}");
+    assert_eq!(
+        g.call(std::slice::from_ref(&x)).unwrap()[0]
+            .to_vec::<f32>()
+            .unwrap(),
+        vec![9.0, 1.0]
+    );
+    let dx = autodiff::grad(|v| ops::sum(&g.call(v)?[0], None, false), &[x.clone()]).unwrap();
+    assert_eq!(dx[0].to_vec::<f32>().unwrap(), vec![10.0, 10.0]);
+    // Tracing the gradient of the replay inlines the declared rule.
+    let step = |v: &[Tensor]| autodiff::grad(|w| ops::sum(&g.call(w)?[0], None, false), v);
+    let gg = trace::trace(&[x.spec().clone()], step).unwrap();
+    assert_eq!(
+        gg.call(&[x]).unwrap()[0].to_vec::<f32>().unwrap(),
+        vec![10.0, 10.0]
+    );
+}
+
+#[test]
+fn unused_computation_is_pruned() {
+    let specs = vec![Spec::new(vec![3], DType::F32)];
+    let g = trace::trace(&specs, |xs| {
+        let _unused = ops::exp(&xs[0])?;
+        Ok(vec![ops::add(&xs[0], 1.0)?])
+    })
+    .unwrap();
+    assert_eq!(count_prims(&g, "exp"), 0, "graph:\n{g}");
+    assert_eq!(count_prims(&g, "add"), 1, "graph:\n{g}");
 }

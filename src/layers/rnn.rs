@@ -254,13 +254,16 @@ impl LSTMCell {
     }
 
     /// One step from the projected inputs `xp` (see `project_inputs`) and the
-    /// previous state; returns the new `(h, c)`.
+    /// previous state; returns the new `(h, c)`. `bias_b` is the bias already
+    /// broadcast to `(batch, 4 * units)` (a sequence broadcasts it once instead
+    /// of every step, and its gradient is summed over the batch once).
     fn step(
         &self,
         xp: &[Tensor],
         h: &Tensor,
         c: &Tensor,
         masks: &Masks,
+        bias_b: Option<&Tensor>,
     ) -> Result<(Tensor, Tensor)> {
         let (_, r) = self.kernels()?;
         let act = &self.activation;
@@ -278,7 +281,16 @@ impl LSTMCell {
         } else {
             let mut z = ops::add(&xp[0], ops::matmul(h, &r)?)?;
             if let Some(b) = &self.bias {
-                z = ops::add(&z, b.value())?;
+                z = match bias_b {
+                    Some(bb) => ops::add(&z, bb)?,
+                    None => ops::add(&z, b.value())?,
+                };
+            }
+            let named = |a: &crate::activations::Activation, n: &str| matches!(a, crate::activations::Activation::Named(m) if m == n);
+            if named(rec, "sigmoid") && named(act, "tanh") && z.dtype() == c.dtype() {
+                // Keras's default activations: the gates in one op (one pass
+                // forward and backward where the backend has the kernels).
+                return ops::lstm_cell(&z, c);
             }
             let zs = ops::split(&z, 4usize, 1)?;
             (zs[0].clone(), zs[1].clone(), zs[2].clone(), zs[3].clone())
@@ -423,7 +435,7 @@ impl Layer for LSTMCell {
         self.check_state("c", c, b)?;
         let masks = self.dropout_masks(b, x.shape()[1], training)?;
         let xp = self.project_inputs(x, &masks)?;
-        let (h, c) = self.step(&xp, h, c, &masks)?;
+        let (h, c) = self.step(&xp, h, c, &masks, None)?;
         Ok(vec![h.clone(), h, c])
     }
 
@@ -691,11 +703,17 @@ impl LSTM {
                 Some(ops::unstack(&m, Some(t), 1)?)
             }
         };
+        let bias_b = match &self.cell.bias {
+            Some(bias) if !self.cell.per_gate() => {
+                Some(ops::broadcast_to(bias.value(), &[b, 4 * u])?)
+            }
+            _ => None,
+        };
         let mut prev_out = ops::zeros(&[b, u], Some(dt))?;
         let mut outputs = Vec::with_capacity(if self.return_sequences { t } else { 0 });
         for s in order {
             let xp: Vec<Tensor> = per_step.iter().map(|p| p[s].clone()).collect();
-            let (hn, cn) = self.cell.step(&xp, &h, &c, &masks)?;
+            let (hn, cn) = self.cell.step(&xp, &h, &c, &masks, bias_b.as_ref())?;
             match &step_masks {
                 None => {
                     h = hn;

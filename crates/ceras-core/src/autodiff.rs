@@ -68,10 +68,12 @@ fn record(kind: Kind, inputs: &[&Tensor], outputs: &[Tensor]) {
     })
 }
 
-/// True while any gradient tape exists on this thread (fused fast paths are skipped
-/// then, so that the primitive decomposition is recorded).
+/// True while any gradient tape on this thread is recording (fused fast paths are
+/// skipped then, so that the primitive decomposition is recorded). Paused tapes
+/// (inside a `custom_gradient` forward, or `stop_recording`) record nothing, so
+/// fused kernels may run under them.
 pub(crate) fn tape_active() -> bool {
-    TAPES.with(|t| !t.borrow().is_empty())
+    TAPES.with(|t| t.borrow().iter().any(|s| s.borrow().recording))
 }
 
 pub(crate) fn record_prim(prim: &Prim, inputs: &[&Tensor], outputs: &[Tensor]) {
@@ -319,6 +321,11 @@ pub fn stop_gradient(x: &Tensor) -> Result<Tensor> {
 /// like `keras.ops.custom_gradient`. The forward computation is not recorded; the
 /// returned closure maps output cotangents to input cotangents.
 ///
+/// Under a trace ([`crate::trace::trace`]) the call is recorded as one
+/// [`crate::trace::NodeKind::Custom`] node holding a forward and a backward graph,
+/// so that differentiating a replayed graph uses this same rule (as JAX's
+/// `custom_vjp_call`). `f` is therefore `Fn`: tracing runs it once per graph.
+///
 /// ```
 /// use ceras::{ops, autodiff, Tensor};
 /// use std::rc::Rc;
@@ -336,8 +343,9 @@ pub fn stop_gradient(x: &Tensor) -> Result<Tensor> {
 /// ```
 pub fn custom_gradient<F>(inputs: &[Tensor], f: F) -> Result<Vec<Tensor>>
 where
-    F: FnOnce(&[Tensor]) -> Result<(Vec<Tensor>, VjpFn)>,
+    F: Fn(&[Tensor]) -> Result<(Vec<Tensor>, VjpFn)>,
 {
+    let traced = crate::trace::is_tracing() && inputs.iter().any(|x| x.is_traced());
     // Run the forward pass with every tape paused.
     let paused: Vec<(Rc<RefCell<TapeState>>, bool)> = TAPES.with(|t| {
         t.borrow()
@@ -348,7 +356,11 @@ where
             })
             .collect()
     });
-    let res = f(inputs);
+    let res = if traced {
+        crate::trace::custom_call(inputs, &f)
+    } else {
+        f(inputs)
+    };
     for (s, was) in paused {
         s.borrow_mut().recording = was;
     }
@@ -779,17 +791,31 @@ pub fn vjp(
                         my_batch: &[usize],
                         my_free: &[usize],
                         my_contract: &[usize]| {
-                let d = dot_general(g0, other, g_other_free, other_free, &gb, other_batch)?;
                 let mut oc_sorted = other_contract.to_vec();
                 oc_sorted.sort();
+                let mine: Vec<usize> = oc_sorted
+                    .iter()
+                    .map(|oc| {
+                        my_contract[other_contract
+                            .iter()
+                            .position(|x| x == oc)
+                            .expect("present")]
+                    })
+                    .collect();
                 let mut pos = my_batch.to_vec();
                 pos.extend(my_free);
-                pos.extend(oc_sorted.iter().map(|oc| {
-                    my_contract[other_contract
-                        .iter()
-                        .position(|x| x == oc)
-                        .expect("present")]
-                }));
+                pos.extend(&mine);
+                let identity = |p: &[usize]| p.iter().enumerate().all(|(i, &d)| i == d);
+                // With the operands the other way round the result comes out
+                // as [batch, contracted, free]; when that is this side's own
+                // order (a matmul's rhs: hᵀ·g), no transpose follows.
+                let mut swapped = my_batch.to_vec();
+                swapped.extend(&mine);
+                swapped.extend(my_free);
+                if !identity(&pos) && identity(&swapped) {
+                    return dot_general(other, g0, other_free, g_other_free, other_batch, &gb);
+                }
+                let d = dot_general(g0, other, g_other_free, other_free, &gb, other_batch)?;
                 transpose(&d, &inverse_perm(&pos))
             };
             let dl = when(need[0], || {

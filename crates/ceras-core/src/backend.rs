@@ -91,6 +91,24 @@ pub enum Fused {
     /// bit-identical to the decomposition (`Broadcast`, `Add`, `Max` with zeros).
     /// With `x` as the only operand, `max(x, 0)` (ReLU without a bias).
     BiasRelu,
+    /// Softmax of a float tensor along its last axis, bit-identical to the
+    /// decomposition `ops::softmax` records (`Reduce Max`, `Sub`, `Exp`,
+    /// `Reduce Sum`, `Div`) as the same backend would run it; one operand.
+    SoftmaxLast,
+    /// The VJP of [`Fused::SoftmaxLast`]: operands `y` (its output) and the
+    /// cotangent `g`, output `y * (g - sum(g * y))` along the last axis,
+    /// bit-identical to that decomposition (`Mul`, `Reduce Sum`, `Sub`, `Mul`).
+    SoftmaxLastGrad,
+    /// An LSTM cell's gates with Keras's default activations: operands `z`
+    /// `(batch, 4·units)` (the pre-activations of the gates i, f, g, o) and
+    /// the cell state `c` `(batch, units)`, both of one float dtype; outputs
+    /// `h = σ(o)·tanh(c')` and `c' = σ(f)·c + σ(i)·tanh(g)`, bit-identical to
+    /// the decomposition in `ops::lstm_cell`.
+    LstmCell,
+    /// The VJP of [`Fused::LstmCell`]: operands `z`, `c`, `c'` and the
+    /// cotangents of `h` and `c'`; outputs the cotangents of `z` and `c`,
+    /// bit-identical to the decomposition in `ops::lstm_cell`.
+    LstmCellGrad,
 }
 
 /// An execution engine for the primitives. Object-safe.

@@ -12,6 +12,7 @@ use crate::prim::{Prim, Spec};
 use crate::tensor::{fresh_id, Tensor, Value};
 use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
 
 /// What a graph node computes.
 #[derive(Debug, Clone)]
@@ -22,6 +23,24 @@ pub enum NodeKind {
     Const(Tensor),
     /// A primitive applied to outputs of earlier nodes `(node, output)`.
     Op(Prim, Vec<(usize, usize)>),
+    /// A [`crate::autodiff::custom_gradient`] region applied to outputs of earlier
+    /// nodes: replays run its forward graph and differentiate with its backward
+    /// graph, exactly as the eager call does.
+    Custom(Rc<CustomCall>, Vec<(usize, usize)>),
+}
+
+/// A traced `custom_gradient` call: the forward computation and its VJP, each as
+/// a graph.
+#[derive(Debug, Clone)]
+pub struct CustomCall {
+    /// Inputs → outputs.
+    pub fwd: Graph,
+    /// `(inputs, output cotangents)` → the input cotangents that exist (see
+    /// [`CustomCall::has_grad`]). It recomputes what it needs of the forward pass.
+    pub bwd: Graph,
+    /// For each input, whether the VJP gives it a cotangent (`bwd` has one output
+    /// per `true`).
+    pub has_grad: Vec<bool>,
 }
 
 /// One node of a recorded graph.
@@ -59,11 +78,31 @@ pub fn is_tracing() -> bool {
 }
 
 pub(crate) fn record(prim: &Prim, inputs: &[&Tensor], outs: Vec<Spec>) -> Result<Vec<Tensor>> {
+    let weak = *prim == Prim::StopGradient && inputs[0].is_weak();
+    let weak = vec![weak; outs.len()];
+    push_node(
+        prim.name(),
+        inputs,
+        |args| NodeKind::Op(prim.clone(), args),
+        outs,
+        &weak,
+    )
+}
+
+/// Appends a node computed from `inputs` (captured concrete tensors become
+/// constants) and returns its outputs as traced tensors.
+fn push_node(
+    name: &str,
+    inputs: &[&Tensor],
+    kind: impl FnOnce(Vec<(usize, usize)>) -> NodeKind,
+    outs: Vec<Spec>,
+    weak: &[bool],
+) -> Result<Vec<Tensor>> {
     TRACES.with(|t| {
         let mut t = t.borrow_mut();
         let st = t.last_mut().ok_or_else(|| {
             arg_err(
-                prim.name(),
+                name,
                 "received a traced tensor outside of the trace that created it",
             )
         })?;
@@ -72,7 +111,7 @@ pub(crate) fn record(prim: &Prim, inputs: &[&Tensor], outs: Vec<Spec>) -> Result
             match &x.0.value {
                 Value::Traced { trace, node, out } if *trace == st.id => args.push((*node, *out)),
                 Value::Traced { .. } => return Err(arg_err(
-                    prim.name(),
+                    name,
                     "received a traced tensor that belongs to another (outer or finished) trace",
                 )),
                 Value::Concrete(_) => {
@@ -86,18 +125,17 @@ pub(crate) fn record(prim: &Prim, inputs: &[&Tensor], outs: Vec<Spec>) -> Result
         }
         let node = st.nodes.len();
         st.nodes.push(Node {
-            kind: NodeKind::Op(prim.clone(), args),
+            kind: kind(args),
             outs: outs.clone(),
         });
         let trace = st.id;
-        let weak = *prim == Prim::StopGradient && inputs[0].is_weak();
         Ok(outs
             .into_iter()
             .enumerate()
             .map(|(i, s)| {
                 Tensor::from_parts(
                     s,
-                    weak,
+                    weak.get(i).copied().unwrap_or(false),
                     Value::Traced {
                         trace,
                         node,
@@ -107,6 +145,126 @@ pub(crate) fn record(prim: &Prim, inputs: &[&Tensor], outs: Vec<Spec>) -> Result
             })
             .collect())
     })
+}
+
+/// The function a `custom_gradient` call runs: outputs and their VJP.
+pub(crate) type CustomFn<'a> =
+    &'a dyn Fn(&[Tensor]) -> Result<(Vec<Tensor>, crate::autodiff::VjpFn)>;
+
+/// Records `custom_gradient(inputs, f)` under the current trace as one
+/// [`NodeKind::Custom`] node, returning its traced outputs and a VJP that applies
+/// the backward graph. Where `f` cannot be traced on placeholders of its own (it
+/// reads tensors of the enclosing trace that are not among `inputs`), it runs
+/// inline instead, as before custom nodes existed.
+pub(crate) fn custom_call(
+    inputs: &[Tensor],
+    f: CustomFn<'_>,
+) -> Result<(Vec<Tensor>, crate::autodiff::VjpFn)> {
+    let specs: Vec<Spec> = inputs.iter().map(|x| x.spec().clone()).collect();
+    let n = specs.len();
+    let weak = RefCell::new(Vec::new());
+    let fwd = match trace(&specs, |xs| {
+        let outs = f(xs)?.0;
+        *weak.borrow_mut() = outs.iter().map(Tensor::is_weak).collect();
+        Ok(outs)
+    }) {
+        Ok(g) => g,
+        Err(_) => return f(inputs),
+    };
+    let mut all = specs;
+    all.extend(fwd.output_specs());
+    let has_grad = RefCell::new(Vec::new());
+    let bwd = trace(&all, |v| {
+        let (_, vjp) = f(&v[..n])?;
+        let grads = vjp(&v[n..])?;
+        if grads.len() != n {
+            return Err(arg_err(
+                "custom_gradient",
+                format!("the VJP returned {} cotangents for {n} inputs", grads.len()),
+            ));
+        }
+        *has_grad.borrow_mut() = grads.iter().map(Option::is_some).collect();
+        Ok(grads.into_iter().flatten().collect())
+    });
+    let bwd = match bwd {
+        Ok(g) => g,
+        Err(_) => return f(inputs),
+    };
+    let call = Rc::new(CustomCall {
+        fwd,
+        bwd,
+        has_grad: has_grad.into_inner(),
+    });
+    let refs: Vec<&Tensor> = inputs.iter().collect();
+    let outs = push_node(
+        "custom_gradient",
+        &refs,
+        |args| NodeKind::Custom(call.clone(), args),
+        call.fwd.output_specs(),
+        &weak.into_inner(),
+    )?;
+    Ok((outs, custom_vjp(call, inputs.to_vec())))
+}
+
+/// The VJP of a traced `custom_gradient` call at inputs `xs`: its backward graph.
+fn custom_vjp(call: Rc<CustomCall>, xs: Vec<Tensor>) -> crate::autodiff::VjpFn {
+    Rc::new(move |cts: &[Tensor]| {
+        let mut args = xs.clone();
+        for (c, s) in cts.iter().zip(call.fwd.output_specs()) {
+            args.push(if c.dtype() != s.dtype {
+                crate::lax::convert(c, s.dtype)?
+            } else {
+                c.clone()
+            });
+        }
+        let mut grads = call.bwd.call(&args)?.into_iter();
+        Ok(call
+            .has_grad
+            .iter()
+            .map(|&h| if h { grads.next() } else { None })
+            .collect())
+    })
+}
+
+/// Drops nodes that no output depends on (inputs stay, in place) and renumbers
+/// the rest.
+fn prune(nodes: Vec<Node>, outputs: &mut [(usize, usize)]) -> Vec<Node> {
+    let mut live = vec![false; nodes.len()];
+    for &(n, _) in outputs.iter() {
+        live[n] = true;
+    }
+    for i in (0..nodes.len()).rev() {
+        match &nodes[i].kind {
+            NodeKind::Input(_) => live[i] = true,
+            NodeKind::Op(_, args) | NodeKind::Custom(_, args) if live[i] => {
+                for &(a, _) in args {
+                    live[a] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut new_index = vec![usize::MAX; nodes.len()];
+    let mut kept = Vec::with_capacity(nodes.len());
+    let remap = |args: &[(usize, usize)], new_index: &[usize]| -> Vec<(usize, usize)> {
+        args.iter().map(|&(a, o)| (new_index[a], o)).collect()
+    };
+    for (i, mut node) in nodes.into_iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        node.kind = match node.kind {
+            NodeKind::Op(p, args) => NodeKind::Op(p, remap(&args, &new_index)),
+            NodeKind::Custom(c, args) => NodeKind::Custom(c, remap(&args, &new_index)),
+            k => k,
+        };
+        new_index[i] = kept.len();
+        kept.push(node);
+    }
+    for (n, _) in outputs.iter_mut() {
+        *n = new_index[*n];
+    }
+    kept
 }
 
 struct PopGuard;
@@ -180,6 +338,7 @@ where
             }
         }
     }
+    let nodes = prune(nodes, &mut outputs);
     Ok(Graph {
         inputs: inputs.to_vec(),
         nodes,
@@ -226,6 +385,12 @@ impl Graph {
                     let ins: Vec<&Tensor> = args.iter().map(|(n, o)| &env[*n][*o]).collect();
                     apply(p, &ins)?
                 }
+                NodeKind::Custom(c, args) => {
+                    let ins: Vec<Tensor> = args.iter().map(|(n, o)| env[*n][*o].clone()).collect();
+                    crate::autodiff::custom_gradient(&ins, |xs| {
+                        Ok((c.fwd.call(xs)?, custom_vjp(c.clone(), xs.to_vec())))
+                    })?
+                }
             };
             env.push(vals);
         }
@@ -244,12 +409,17 @@ impl Graph {
             .collect()
     }
 
-    /// Number of primitive applications in the graph.
+    /// Number of primitive applications in the graph (a custom node counts the
+    /// primitives of its forward graph).
     pub fn num_ops(&self) -> usize {
         self.nodes
             .iter()
-            .filter(|n| matches!(n.kind, NodeKind::Op(..)))
-            .count()
+            .map(|n| match &n.kind {
+                NodeKind::Op(..) => 1,
+                NodeKind::Custom(c, _) => c.fwd.num_ops(),
+                _ => 0,
+            })
+            .sum()
     }
 }
 
@@ -270,6 +440,17 @@ impl fmt::Display for Graph {
                         f,
                         "%{i} = {}({}) : {}",
                         p.name(),
+                        a.join(", "),
+                        outs.join(", ")
+                    )?
+                }
+                NodeKind::Custom(c, args) => {
+                    let a: Vec<String> = args.iter().map(|(n, o)| format!("%{n}.{o}")).collect();
+                    writeln!(
+                        f,
+                        "%{i} = custom_gradient[{} ops, backward {} ops]({}) : {}",
+                        c.fwd.num_ops(),
+                        c.bwd.num_ops(),
                         a.join(", "),
                         outs.join(", ")
                     )?

@@ -62,27 +62,50 @@ fn scatter_t<T: Element>(
     upd: &[T],
     f: impl Fn(T, T) -> T + Sync,
 ) -> Vec<T> {
-    let mut out = v.to_vec();
+    // A cached buffer (an embedding's gradient is a multi-megabyte scatter
+    // into zeros every step), overwritten by the copy.
+    let mut out = crate::pool::take::<T>(v.len());
+    if v.len() >= PAR_MIN {
+        out.par_chunks_mut(1 << 15)
+            .zip(v.par_chunks(1 << 15))
+            .for_each(|(o, v)| o.copy_from_slice(v));
+    } else {
+        out.copy_from_slice(v);
+    }
     let ni = ids.len();
     if out.is_empty() || b == 0 {
         return out;
     }
-    let block = |(ai, o): (usize, &mut [T])| {
+    // Updates landing in rows `r0..r0 + o.len() / b` of outer block `ai`.
+    let rows = |ai: usize, o: &mut [T], r0: usize| {
+        let r1 = r0 + o.len() / b;
         for (ii, &i) in ids.iter().enumerate() {
-            if i < 0 || i >= n as i64 {
+            if i < r0 as i64 || i >= r1 as i64 {
                 continue;
             }
-            let dst = &mut o[i as usize * b..(i as usize + 1) * b];
-            let src = &upd[(ai * ni + ii) * b..(ai * ni + ii + 1) * b];
-            for (d, &s) in dst.iter_mut().zip(src) {
+            let d0 = (i as usize - r0) * b;
+            let s0 = (ai * ni + ii) * b;
+            for (d, &s) in o[d0..d0 + b].iter_mut().zip(&upd[s0..s0 + b]) {
                 *d = f(*d, s);
             }
         }
     };
-    if a >= 2 && a * ni * b >= PAR_MIN {
-        out.par_chunks_mut(n * b).enumerate().for_each(block);
+    let big = a * ni * b >= PAR_MIN;
+    if a >= 2 && big {
+        out.par_chunks_mut(n * b)
+            .enumerate()
+            .for_each(|(ai, o)| rows(ai, o, 0));
+    } else if a == 1 && big && n >= 16 {
+        // One outer block: tasks own disjoint ranges of output rows (each scans
+        // all indices), so repeated indices still accumulate in index order.
+        let per = n.div_ceil(8 * rayon::current_num_threads());
+        out.par_chunks_mut(per * b)
+            .enumerate()
+            .for_each(|(p, o)| rows(0, o, p * per));
     } else {
-        out.chunks_mut(n * b).enumerate().for_each(block);
+        out.chunks_mut(n * b)
+            .enumerate()
+            .for_each(|(ai, o)| rows(ai, o, 0));
     }
     out
 }
@@ -137,7 +160,17 @@ pub(crate) fn iota(shape: &[usize], dtype: DType, dim: usize) -> HostData {
     let (_, l, b) = alb(shape, dim);
     let n = numel(shape);
     ceras_core::dispatch_dtype!(dtype, T => {
-        T::wrap((0..n).map(|e| T::from_i64(((e / b) % l) as i64)).collect())
+        // Each value repeated `b` times, the run of `l` values repeated per
+        // outer block: no division per element.
+        let mut out: Vec<T> = Vec::with_capacity(n);
+        if n > 0 {
+            for _ in 0..n / (l * b) {
+                for i in 0..l {
+                    out.extend(std::iter::repeat_n(T::from_i64(i as i64), b));
+                }
+            }
+        }
+        T::wrap(out)
     })
 }
 

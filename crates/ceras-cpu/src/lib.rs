@@ -15,6 +15,7 @@ mod elementwise;
 mod fastmath;
 mod index;
 mod layout;
+mod lstm;
 mod matmul;
 mod num;
 pub mod pool;
@@ -314,6 +315,12 @@ impl Backend for CpuBackend {
             return threefry::threefry2x32(inputs)
                 .map(|r| r.map(|outs| outs.into_iter().map(buf).collect()));
         }
+        if let Fused::SoftmaxLast | Fused::SoftmaxLastGrad = op {
+            return softmax_last(op, inputs);
+        }
+        if let Fused::LstmCell | Fused::LstmCellGrad = op {
+            return lstm_cell(op, inputs);
+        }
         let (axis, log) = match op {
             Fused::Softmax { axis } => (*axis, false),
             Fused::LogSoftmax { axis } => (*axis, true),
@@ -331,6 +338,78 @@ impl Backend for CpuBackend {
             v, x.shape, axis, log,
         )))]))
     }
+}
+
+/// [`Fused::SoftmaxLast`] / [`Fused::SoftmaxLastGrad`] on f32 operands of one
+/// shape (rank ≥ 1); `None` otherwise (the decomposition runs).
+fn softmax_last(op: &Fused, inputs: &[Operand<'_>]) -> Option<Result<Vec<BufferRef>>> {
+    let want = if let Fused::SoftmaxLast = op { 1 } else { 2 };
+    if inputs.len() != want
+        || inputs
+            .iter()
+            .any(|x| x.dtype != DType::F32 || x.shape != inputs[0].shape)
+    {
+        return None;
+    }
+    let l = *inputs[0].shape.last()?;
+    let data = inputs
+        .iter()
+        .map(|x| match host("softmax", x)? {
+            HostData::F32(v) => Ok(v),
+            d => Err(dtype_err(
+                "softmax",
+                format!("expected float32 storage, got {}", d.dtype()),
+            )),
+        })
+        .collect::<Result<Vec<_>>>();
+    let data = match data {
+        Ok(d) => d,
+        Err(e) => return Some(Err(e)),
+    };
+    let out = match data[..] {
+        [x] => softmax::softmax_last(x, l),
+        [y, g] => softmax::softmax_last_grad(y, g, l),
+        _ => return None,
+    };
+    Some(Ok(vec![buf(HostData::F32(out))]))
+}
+
+/// [`Fused::LstmCell`] / [`Fused::LstmCellGrad`] on f32 operands: `z` of
+/// `(batch, 4·units)`, the others `(batch, units)`; `None` otherwise.
+fn lstm_cell(op: &Fused, inputs: &[Operand<'_>]) -> Option<Result<Vec<BufferRef>>> {
+    let want = if let Fused::LstmCell = op { 2 } else { 5 };
+    let [z, rest @ ..] = inputs else { return None };
+    let (b, u) = match rest.first()?.shape {
+        &[b, u] => (b, u),
+        _ => return None,
+    };
+    if inputs.len() != want
+        || z.shape != [b, 4 * u]
+        || inputs.iter().any(|x| x.dtype != DType::F32)
+        || rest.iter().any(|x| x.shape != [b, u])
+    {
+        return None;
+    }
+    let data = inputs
+        .iter()
+        .map(|x| match host("lstm_cell", x)? {
+            HostData::F32(v) => Ok(v),
+            d => Err(dtype_err(
+                "lstm_cell",
+                format!("expected float32 storage, got {}", d.dtype()),
+            )),
+        })
+        .collect::<Result<Vec<_>>>();
+    let data = match data {
+        Ok(d) => d,
+        Err(e) => return Some(Err(e)),
+    };
+    let (a, b) = match data[..] {
+        [z, c] => lstm::lstm_cell(z, c, u),
+        [z, c, cn, gh, gc] => lstm::lstm_cell_grad(z, c, cn, gh, gc, u),
+        _ => return None,
+    };
+    Some(Ok(vec![buf(HostData::F32(a)), buf(HostData::F32(b))]))
 }
 
 #[cfg(test)]

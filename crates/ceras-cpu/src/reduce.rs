@@ -40,7 +40,7 @@ op!(MaxOp, LOWEST, max_nan);
 op!(MinOp, HIGHEST, min_nan);
 
 /// Reduction of a contiguous slice: 8 lanes, pairwise above 128 elements.
-fn reduce_row<T: Num, O: Op>(x: &[T]) -> T::A {
+pub(crate) fn reduce_row<T: Num, O: Op>(x: &[T]) -> T::A {
     if x.len() <= 128 {
         let mut acc = [O::init::<T::A>(); 8];
         let mut chunks = x.chunks_exact(8);
@@ -61,7 +61,7 @@ fn reduce_row<T: Num, O: Op>(x: &[T]) -> T::A {
 }
 
 /// Row reduction, parallel for long rows.
-fn reduce_row_par<T: Num, O: Op>(x: &[T]) -> T::A {
+pub(crate) fn reduce_row_par<T: Num, O: Op>(x: &[T]) -> T::A {
     if x.len() < PAR_MIN {
         return reduce_row::<T, O>(x);
     }

@@ -1,8 +1,12 @@
-//! Fused, numerically stable softmax / log-softmax on f32.
+//! Fused, numerically stable softmax / log-softmax on f32: the opt-in kernels
+//! (`Fused::Softmax`, `Fused::LogSoftmax`, rounding as they like) and the exact
+//! last-axis ones (`Fused::SoftmaxLast`, `Fused::SoftmaxLastGrad`, bit-identical
+//! to the decomposition, always on).
 
-use crate::elementwise::PAR_MIN;
+use crate::elementwise::{CHUNK, PAR_MIN};
+use crate::fastmath::{exp_core, fix_up, map_into};
 use crate::num::Acc;
-use crate::reduce::alb;
+use crate::reduce::{alb, reduce_row, reduce_row_par, MaxOp, Op, SumOp};
 use rayon::prelude::*;
 
 /// Softmax (or log-softmax) of `v` along `axis`: `exp(x - max) / Σ exp(x - max)`.
@@ -73,4 +77,88 @@ fn row(o: &mut [f32], log: bool) {
         let inv = 1.0 / s;
         o.iter_mut().for_each(|y| *y *= inv);
     }
+}
+
+/// `Reduce` of one softmax row as the `Reduce` primitive computes it: a row of
+/// one element is its own result, a tensor that is one long row is reduced in
+/// parallel chunks, other rows pairwise.
+fn reduce_as_prim<O: Op>(v: &[f32], whole: bool) -> f32 {
+    match v.len() {
+        1 => v[0],
+        _ if whole => reduce_row_par::<f32, O>(v),
+        _ => reduce_row::<f32, O>(v),
+    }
+}
+
+/// Runs `row(out_row, rows of each input)` over the rows of length `l`, in
+/// parallel over blocks of rows for large inputs.
+fn by_rows(
+    out: &mut [f32],
+    ins: [&[f32]; 2],
+    l: usize,
+    row: impl Fn(&mut [f32], &[f32], &[f32]) + Sync,
+) {
+    let block = |o: &mut [f32], a: &[f32], b: &[f32]| {
+        for ((o, a), b) in o
+            .chunks_exact_mut(l)
+            .zip(a.chunks_exact(l))
+            .zip(b.chunks_exact(l))
+        {
+            row(o, a, b);
+        }
+    };
+    if out.len() >= PAR_MIN && out.len() > l {
+        let n = (CHUNK / l).max(1) * l;
+        out.par_chunks_mut(n)
+            .zip(ins[0].par_chunks(n))
+            .zip(ins[1].par_chunks(n))
+            .for_each(|((o, a), b)| block(o, a, b));
+    } else {
+        block(out, ins[0], ins[1]);
+    }
+}
+
+/// Softmax of `x` along its last axis (rows of length `l`), bit-identical to the
+/// primitive decomposition `ops::softmax` records — `Reduce Max`, `Sub`, `Exp`,
+/// `Reduce Sum`, `Div` — as this backend runs it: the reductions in the
+/// `Reduce` kernel's order, `exp` as the `Exp` kernel computes each element
+/// (the fast polynomial, libm outside its range). One pass over each row
+/// while it is in cache, instead of five passes and five buffers.
+pub(crate) fn softmax_last(x: &[f32], l: usize) -> Vec<f32> {
+    let mut out = crate::pool::take::<f32>(x.len());
+    if x.is_empty() || l == 0 {
+        return out;
+    }
+    let whole = x.len() == l;
+    by_rows(&mut out, [x, x], l, |o, x, _| {
+        let m = reduce_as_prim::<MaxOp>(x, whole);
+        map_into(o, x, |x| exp_core((x - m).clamp(-87.0, 87.0)));
+        // libm where the fast polynomial is out of range, as the Exp kernel does.
+        fix_up(o, x, |x| (x - m).abs() < 87.0, |x| (x - m).exp());
+        let s = reduce_as_prim::<SumOp>(o, whole);
+        for o in o.iter_mut() {
+            *o /= s;
+        }
+    });
+    out
+}
+
+/// The VJP of [`softmax_last`]: `y * (g - sum(g * y))` along rows of length
+/// `l`, bit-identical to that decomposition (`Mul`, `Reduce Sum`, `Sub`, `Mul`).
+pub(crate) fn softmax_last_grad(y: &[f32], g: &[f32], l: usize) -> Vec<f32> {
+    let mut out = crate::pool::take::<f32>(y.len());
+    if y.is_empty() || l == 0 {
+        return out;
+    }
+    let whole = y.len() == l;
+    by_rows(&mut out, [y, g], l, |o, y, g| {
+        for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+            *o = g * y;
+        }
+        let s = reduce_as_prim::<SumOp>(o, whole);
+        for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+            *o = y * (g - s);
+        }
+    });
+    out
 }

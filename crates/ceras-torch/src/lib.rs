@@ -1318,9 +1318,15 @@ impl Backend for TorchBackend {
                         .map(|r| r.0),
                 )
             }
-            // Adam and bias + ReLU run as their decompositions (libtorch's
-            // element-wise kernels).
-            Fused::Adam { .. } | Fused::Threefry2x32 | Fused::BiasRelu => return None,
+            // Adam, bias + ReLU and the exact softmax run as their
+            // decompositions (libtorch's kernels).
+            Fused::Adam { .. }
+            | Fused::Threefry2x32
+            | Fused::BiasRelu
+            | Fused::SoftmaxLast
+            | Fused::SoftmaxLastGrad
+            | Fused::LstmCell
+            | Fused::LstmCellGrad => return None,
             Fused::Attention { scale, causal } => {
                 if xs.len() != 3 || inputs.iter().any(|x| x.shape.len() != 4) {
                     return None;

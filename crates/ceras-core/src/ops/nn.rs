@@ -218,6 +218,147 @@ pub fn bias_relu(x: impl IntoTensor, bias: impl IntoTensor) -> Result<Tensor> {
     Ok(first(out))
 }
 
+/// One step of an LSTM cell's gate arithmetic with Keras's default activations
+/// (`recurrent_activation="sigmoid"`, `activation="tanh"`): from `z` of shape
+/// `(batch, 4·units)` — the gates' pre-activations `x·W + h·U + b` in Keras's
+/// order i, f, g, o — and the cell state `c` of `(batch, units)`, returns
+/// `(h, c')` with `c' = σ(f)·c + σ(i)·tanh(g)` and `h = σ(o)·tanh(c')`.
+///
+/// A `custom_gradient`: its VJP is the chain rule written out once (instead of
+/// autodiff through split, four activations and five products), and backends
+/// with fused kernels run forward and VJP in one pass each, bit-identical to
+/// the decompositions. Not a `keras.ops` name; the LSTM layer uses it.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let z = Tensor::from_vec(vec![0.0f32; 4], [1, 4]).unwrap();
+/// let c = Tensor::from_vec(vec![1.0f32], [1, 1]).unwrap();
+/// let (h, c2) = ops::lstm_cell(&z, &c).unwrap();
+/// assert_eq!(c2.to_vec::<f32>().unwrap(), vec![0.5]); // σ(0)·1 + σ(0)·tanh(0)
+/// assert!((h.to_vec::<f32>().unwrap()[0] - 0.5 * 0.5f32.tanh()).abs() < 1e-7);
+/// ```
+pub fn lstm_cell(z: impl IntoTensor, c: impl IntoTensor) -> Result<(Tensor, Tensor)> {
+    let z = z.into_tensor()?;
+    let c = c.into_tensor()?;
+    let ok = c.ndim() == 2
+        && z.ndim() == 2
+        && z.shape()[0] == c.shape()[0]
+        && z.shape()[1] == 4 * c.shape()[1];
+    if !ok {
+        return Err(shape_err(
+            "lstm_cell",
+            format!(
+                "expected z of shape (batch, 4 * units) and c of (batch, units), got {:?} and {:?}",
+                z.shape(),
+                c.shape()
+            ),
+        ));
+    }
+    if !z.dtype().is_float() || z.dtype() != c.dtype() {
+        return Err(crate::error::dtype_err(
+            "lstm_cell",
+            format!(
+                "z and c must have one float dtype, got {} and {}",
+                z.dtype(),
+                c.dtype()
+            ),
+        ));
+    }
+    let out = crate::autodiff::custom_gradient(&[z, c], |xs| {
+        let (z, c) = (xs[0].clone(), xs[1].clone());
+        let (h, cn) = lstm_cell_forward(&z, &c)?;
+        let cn_saved = cn.clone();
+        let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
+            // Under a recording tape (a higher-order gradient) c' is recomputed
+            // from z and c, so that the tape sees how the VJP depends on them.
+            let cn = if crate::autodiff::tape_active() {
+                lstm_cell(&z, &c)?.1
+            } else {
+                cn_saved.clone()
+            };
+            let (dz, dc) = lstm_cell_vjp(&z, &c, &cn, &cts[0], &cts[1])?;
+            Ok(vec![Some(dz), Some(dc)])
+        });
+        Ok((vec![h, cn], vjp))
+    })?;
+    let mut it = out.into_iter();
+    match (it.next(), it.next()) {
+        (Some(h), Some(c)) => Ok((h, c)),
+        _ => Err(arg_err("lstm_cell", "expected two outputs")),
+    }
+}
+
+/// The gates' activations `[σ(i), σ(f), tanh(g), σ(o)]` of `z`.
+fn lstm_gates(z: &Tensor) -> Result<[Tensor; 4]> {
+    let zs = split(z, 4usize, 1)?;
+    Ok([
+        sigmoid(&zs[0])?,
+        sigmoid(&zs[1])?,
+        tanh(&zs[2])?,
+        sigmoid(&zs[3])?,
+    ])
+}
+
+/// [`lstm_cell`]'s forward pass: the backend's [`Fused::LstmCell`] or the
+/// decomposition.
+///
+/// [`Fused::LstmCell`]: crate::backend::Fused::LstmCell
+fn lstm_cell_forward(z: &Tensor, c: &Tensor) -> Result<(Tensor, Tensor)> {
+    let outs = vec![c.spec().clone(), c.spec().clone()];
+    let op = crate::backend::Fused::LstmCell;
+    if let Some(v) = try_fused_multi("lstm_cell", &op, &[z, c], outs, true)? {
+        if let Ok([h, cn]) = <[Tensor; 2]>::try_from(v) {
+            return Ok((h, cn));
+        }
+    }
+    let [i, f, g, o] = lstm_gates(z)?;
+    let cn = add(multiply(&f, c)?, multiply(&i, &g)?)?;
+    let h = multiply(&o, tanh(&cn)?)?;
+    Ok((h, cn))
+}
+
+/// [`lstm_cell`]'s VJP from `z`, `c`, `c'` and the cotangents of `h` and `c'`:
+/// the backend's [`Fused::LstmCellGrad`] or the decomposition.
+///
+/// [`Fused::LstmCellGrad`]: crate::backend::Fused::LstmCellGrad
+fn lstm_cell_vjp(
+    z: &Tensor,
+    c: &Tensor,
+    cn: &Tensor,
+    gh: &Tensor,
+    gc: &Tensor,
+) -> Result<(Tensor, Tensor)> {
+    let gh = lax::convert(gh, c.dtype())?;
+    let gc = lax::convert(gc, c.dtype())?;
+    let outs = vec![z.spec().clone(), c.spec().clone()];
+    let op = crate::backend::Fused::LstmCellGrad;
+    if let Some(v) = try_fused_multi("lstm_cell", &op, &[z, c, cn, &gh, &gc], outs, true)? {
+        if let Ok([dz, dc]) = <[Tensor; 2]>::try_from(v) {
+            return Ok((dz, dc));
+        }
+    }
+    let [i, f, tg, o] = lstm_gates(z)?;
+    let t = tanh(cn)?;
+    let one_minus = |a: &Tensor, b: &Tensor| subtract(1.0, multiply(a, b)?);
+    let d_o = multiply(&gh, &t)?;
+    let d_c = add(&gc, multiply(multiply(&gh, &o)?, one_minus(&t, &t)?)?)?;
+    let d_i = multiply(&d_c, &tg)?;
+    let d_g = multiply(&d_c, &i)?;
+    let d_f = multiply(&d_c, c)?;
+    let dcp = multiply(&d_c, &f)?;
+    let sig = |d: &Tensor, s: &Tensor| multiply(d, multiply(s, subtract(1.0, s)?)?);
+    let dz = concatenate(
+        &[
+            sig(&d_i, &i)?,
+            sig(&d_f, &f)?,
+            multiply(&d_g, one_minus(&tg, &tg)?)?,
+            sig(&d_o, &o)?,
+        ],
+        1,
+    )?;
+    Ok((dz, dcp))
+}
+
 /// `min(max(x, 0), 6)`.
 pub fn relu6(x: impl IntoTensor) -> Result<Tensor> {
     float_act(x, |x| minimum(maximum(x, 0.0)?, 6.0))
@@ -455,11 +596,60 @@ pub fn softmax(x: impl IntoTensor, axis: impl Into<AxisArg>) -> Result<Tensor> {
                 return Ok(y);
             }
         }
-        let m = lax::stop_gradient(&max(x, Some(&axes[..]), true, None)?)?;
-        let e = exp(subtract(x, &m)?)?;
-        let s = sum(&e, Some(&axes[..]), true)?;
-        divide(&e, &s)
+        let out = crate::autodiff::custom_gradient(std::slice::from_ref(x), |xs| {
+            let x = xs[0].clone();
+            let y = softmax_forward(&x, &axes)?;
+            let ys = y.clone();
+            let axes = axes.clone();
+            let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
+                // Under a recording tape (a higher-order gradient), recompute
+                // y from x so that the tape sees how the VJP depends on x.
+                let y = if crate::autodiff::tape_active() {
+                    softmax(&x, AxisArg::Axes(axes.clone()))?
+                } else {
+                    ys.clone()
+                };
+                Ok(vec![Some(softmax_vjp(&y, &cts[0], &axes)?)])
+            });
+            Ok((vec![y], vjp))
+        })?;
+        Ok(first(out))
     })
+}
+
+/// Softmax's forward pass: the backend's exact last-axis kernel
+/// ([`Fused::SoftmaxLast`]) when it has one, else the decomposition
+/// `exp(x - max) / sum(exp(x - max))`.
+///
+/// [`Fused::SoftmaxLast`]: crate::backend::Fused::SoftmaxLast
+fn softmax_forward(x: &Tensor, axes: &[i64]) -> Result<Tensor> {
+    if axes == [x.ndim() as i64 - 1] {
+        let op = crate::backend::Fused::SoftmaxLast;
+        if let Some(mut v) = try_fused_multi("softmax", &op, &[x], vec![x.spec().clone()], true)? {
+            return Ok(v.swap_remove(0));
+        }
+    }
+    let m = lax::stop_gradient(&max(x, Some(axes), true, None)?)?;
+    let e = exp(subtract(x, &m)?)?;
+    let s = sum(&e, Some(axes), true)?;
+    divide(&e, &s)
+}
+
+/// Softmax's VJP, JAX's and PyTorch's rule: `y * (g - sum(g * y))` over `axes`
+/// (one pass with the backend's [`Fused::SoftmaxLastGrad`] kernel, bit-identical).
+///
+/// [`Fused::SoftmaxLastGrad`]: crate::backend::Fused::SoftmaxLastGrad
+fn softmax_vjp(y: &Tensor, g: &Tensor, axes: &[i64]) -> Result<Tensor> {
+    let g = lax::convert(g, y.dtype())?;
+    if axes == [y.ndim() as i64 - 1] && g.shape() == y.shape() {
+        let op = crate::backend::Fused::SoftmaxLastGrad;
+        let out = vec![y.spec().clone()];
+        if let Some(mut v) = try_fused_multi("softmax", &op, &[y, &g], out, true)? {
+            return Ok(v.swap_remove(0));
+        }
+    }
+    let s = sum(multiply(&g, y)?, Some(axes), true)?;
+    multiply(y, subtract(&g, &s)?)
 }
 
 /// `log(softmax(x))` over `axis`, computed stably as `x - max - log(sum(exp(x - max)))`.

@@ -522,7 +522,12 @@ pub fn einsum(subscripts: &str, operands: &[Tensor]) -> Result<Tensor> {
             .collect();
         let needed = |l: &Label| out.contains(l) || later.contains(l);
         let shared: Vec<Label> = cl.iter().copied().filter(|l| tl.contains(l)).collect();
-        let batch: Vec<Label> = shared.iter().copied().filter(needed).collect();
+        let mut batch: Vec<Label> = shared.iter().copied().filter(needed).collect();
+        let last = k + 1 == rest.len();
+        if last {
+            // The output's order for the batch labels saves a transpose after.
+            batch.sort_by_key(|l| out.iter().position(|m| m == l));
+        }
         let contr: Vec<Label> = shared.iter().copied().filter(|l| !needed(l)).collect();
         let pos = |ls: &[Label], l: Label| ls.iter().position(|&m| m == l).expect("label present");
         let lb: Vec<usize> = batch.iter().map(|&l| pos(&cl, l)).collect();
@@ -531,7 +536,17 @@ pub fn einsum(subscripts: &str, operands: &[Tensor]) -> Result<Tensor> {
         let rc: Vec<usize> = contr.iter().map(|&l| pos(tl, l)).collect();
         let lfree: Vec<Label> = cl.iter().copied().filter(|l| !shared.contains(l)).collect();
         let rfree: Vec<Label> = tl.iter().copied().filter(|l| !shared.contains(l)).collect();
-        cur = if shared.is_empty() {
+        // `dot_general` puts the lhs's free labels before the rhs's; when the
+        // output wants them the other way round (Keras's attention scores,
+        // `aecd,abcd->acbe`), swapping the operands saves transposing the result.
+        let swap = last && !shared.is_empty() && {
+            let as_is: Vec<Label> = batch.iter().chain(&lfree).chain(&rfree).copied().collect();
+            let swapped: Vec<Label> = batch.iter().chain(&rfree).chain(&lfree).copied().collect();
+            as_is != out && swapped == out
+        };
+        cur = if swap {
+            lax::dot_general(t, &cur, &rc, &lc, &rb, &lb)?
+        } else if shared.is_empty() {
             // Outer product by broadcasting.
             let mut s = cur.shape().to_vec();
             s.extend(t.shape());
@@ -543,8 +558,13 @@ pub fn einsum(subscripts: &str, operands: &[Tensor]) -> Result<Tensor> {
             lax::dot_general(&cur, t, &lc, &rc, &lb, &rb)?
         };
         cl = batch;
-        cl.extend(lfree);
-        cl.extend(rfree);
+        if swap {
+            cl.extend(rfree);
+            cl.extend(lfree);
+        } else {
+            cl.extend(lfree);
+            cl.extend(rfree);
+        }
     }
     let perm: Vec<usize> = out
         .iter()

@@ -127,3 +127,47 @@ fn iota_sort() {
     assert_eq!(r[0], HostData::I32(vec![1, 0, 2, 1, 3, 5]));
     assert_eq!(r[1], HostData::I32(vec![2, 1, 1, 0, 0, 2]));
 }
+
+#[test]
+fn scatter_add_into_one_block_in_parallel() {
+    // One outer block past the parallel threshold: tasks own row ranges, so
+    // repeated indices must still all land, in index order; out-of-range
+    // indices are dropped. Non-integral values make the order visible.
+    let (n, b, ni) = (1000usize, 64usize, 3000usize);
+    let ids: Vec<i64> = (0..ni as i64)
+        .map(|i| match i % 50 {
+            0 => -3,
+            1 => n as i64 + 5,
+            2 => 7,
+            _ => (i * 7919) % n as i64,
+        })
+        .collect();
+    let x: Vec<f32> = (0..n * b).map(|i| (i % 13) as f32 * 0.1).collect();
+    let upd: Vec<f32> = (0..ni * b).map(|i| ((i * 31) % 97) as f32 / 7.0).collect();
+    let mut want = x.clone();
+    for (ii, &i) in ids.iter().enumerate() {
+        if (0..n as i64).contains(&i) {
+            for c in 0..b {
+                want[i as usize * b + c] += upd[ii * b + c];
+            }
+        }
+    }
+    let r = run1(
+        Prim::Scatter {
+            axis: 0,
+            mode: ScatterMode::Add,
+        },
+        &[
+            (f32v(&x), &[n, b]),
+            (HostData::I64(ids), &[ni]),
+            (f32v(&upd), &[ni, b]),
+        ],
+    );
+    let got = as_f32(&r);
+    assert!(
+        got.iter()
+            .zip(&want)
+            .all(|(g, w)| g.to_bits() == w.to_bits()),
+        "parallel scatter-add differs from the sequential loop"
+    );
+}
