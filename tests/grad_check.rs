@@ -263,6 +263,20 @@ fn dot_general() {
         |xs| lax::dot_general(&xs[0], &xs[1], &[1], &[0], &[], &[]),
         &[m, n],
     );
+    // ops::matmul of a stack by one matrix: one product, no batch dims.
+    let s = r.tensor(&[2, 3, 4], -1.0, 1.0);
+    let w = r.tensor(&[4, 5], -1.0, 1.0);
+    check(
+        "matmul stack @ matrix",
+        |xs| ceras::ops::matmul(&xs[0], &xs[1]),
+        &[s.clone(), w.clone()],
+    );
+    let v1 = r.tensor(&[4], -1.0, 1.0);
+    check(
+        "matmul stack @ vector",
+        |xs| ceras::ops::matmul(&xs[0], &xs[1]),
+        &[s, v1],
+    );
     // Keras's attention einsums (the scores' contraction swaps its operands).
     let k = r.tensor(&[2, 4, 3, 5], -1.0, 1.0);
     let q = r.tensor(&[2, 6, 3, 5], -1.0, 1.0);

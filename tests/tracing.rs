@@ -207,3 +207,36 @@ fn unused_computation_is_pruned() {
     assert_eq!(count_prims(&g, "exp"), 0, "graph:\n{g}");
     assert_eq!(count_prims(&g, "add"), 1, "graph:\n{g}");
 }
+
+#[test]
+fn matmul_of_a_stack_by_a_matrix_is_one_product() {
+    // [batch, steps, features] @ [features, units]: no broadcast of the matrix
+    // to the batch, forward or backward (the rhs gradient contracts the batch).
+    let specs = vec![
+        Spec::new(vec![4, 6, 3], DType::F32),
+        Spec::new(vec![3, 5], DType::F32),
+    ];
+    let f =
+        |v: &[Tensor]| autodiff::grad(|w| ops::sum(&ops::matmul(&w[0], &w[1])?, None, false), v);
+    let g = trace::trace(&specs, f).unwrap();
+    assert!(
+        g.nodes
+            .iter()
+            .all(|n| n.outs.iter().all(|s| s.shape != [4, 3, 5])),
+        "graph:\n{g}"
+    );
+    // The two gradient products (the forward value is dead and pruned).
+    assert_eq!(count_prims(&g, "dot_general"), 2, "graph:\n{g}");
+    let out = g.output_specs();
+    assert_eq!(out[0].shape, vec![4, 6, 3]);
+    assert_eq!(out[1].shape, vec![3, 5]);
+    let y = trace::eval_shape(
+        &[
+            (vec![None, Some(6), Some(3)], DType::F32),
+            (vec![Some(3), Some(5)], DType::F32),
+        ],
+        |v| Ok(vec![ops::matmul(&v[0], &v[1])?]),
+    )
+    .unwrap();
+    assert_eq!(y[0].0, vec![None, Some(6), Some(5)]);
+}

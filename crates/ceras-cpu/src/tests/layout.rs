@@ -128,3 +128,27 @@ fn slice_reverse_pad_concat() {
     );
     assert_eq!(r, HostData::U8(vec![1, 2, 3]));
 }
+
+#[test]
+fn concatenate_overwrites_a_reused_buffer() {
+    // 2 × 40,000 f32 = 320 KB: the output comes from the buffer cache, seeded
+    // here with a stale buffer of the same length full of NaNs.
+    let n = 40_000;
+    pool::give(HostData::F32(vec![f32::NAN; 2 * n]));
+    let a: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let b: Vec<f32> = (0..n).map(|i| -(i as f32)).collect();
+    let r = as_f32(&run1(
+        Prim::Concatenate(1),
+        &[(f32v(&a), &[100, 400]), (f32v(&b), &[100, 400])],
+    ));
+    for row in 0..100 {
+        assert_eq!(
+            &r[row * 800..row * 800 + 400],
+            &a[row * 400..row * 400 + 400]
+        );
+        assert_eq!(
+            &r[row * 800 + 400..row * 800 + 800],
+            &b[row * 400..row * 400 + 400]
+        );
+    }
+}
