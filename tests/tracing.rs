@@ -185,7 +185,11 @@ fn replay_keeps_custom_gradients() {
             .unwrap(),
         vec![9.0, 1.0]
     );
-    let dx = autodiff::grad(|v| ops::sum(&g.call(v)?[0], None, false), &[x.clone()]).unwrap();
+    let dx = autodiff::grad(
+        |v| ops::sum(&g.call(v)?[0], None, false),
+        std::slice::from_ref(&x),
+    )
+    .unwrap();
     assert_eq!(dx[0].to_vec::<f32>().unwrap(), vec![10.0, 10.0]);
     // Tracing the gradient of the replay inlines the declared rule.
     let step = |v: &[Tensor]| autodiff::grad(|w| ops::sum(&g.call(w)?[0], None, false), v);
