@@ -81,8 +81,56 @@ pub(crate) fn matmul_into<T: Num>(
         (m - 1) * drs + n <= dst.len(),
         "matmul: dst view out of bounds"
     );
+    let threads = rayon::current_num_threads();
+    if is_gemm::<T>() && parallel && threads > 1 && m * n * k >= PAR_WORK && k >= 4 * m.max(n) {
+        // A long contraction into a small result (the weight gradient of a
+        // convolution or of an RNN's kernels: the batch and positions are
+        // contracted): `gemm` splits its threads over the few output tiles, so
+        // split the contraction instead — one part per thread, the first into
+        // `dst`, the others into scratch buffers that are added to it after.
+        let parts = threads.min(k / 256).max(1);
+        let chunk = k.div_ceil(parts);
+        let sub = |p: usize| {
+            let k0 = p * chunk;
+            let kp = chunk.min(k - k0);
+            let ap = MatRef {
+                data: &a.data[k0 * a.cs..],
+                ..a
+            };
+            let bp = MatRef {
+                data: &b.data[k0 * b.rs..],
+                ..b
+            };
+            (kp, ap, bp)
+        };
+        let mut scratch: Vec<Vec<T>> = (1..parts).map(|_| crate::pool::take::<T>(m * n)).collect();
+        rayon::join(
+            || {
+                let (kp, ap, bp) = sub(0);
+                matmul_into((m, n, kp), ap, bp, dst, drs, false, accumulate);
+            },
+            || {
+                scratch.par_iter_mut().enumerate().for_each(|(p, buf)| {
+                    let (kp, ap, bp) = sub(p + 1);
+                    matmul_into((m, n, kp), ap, bp, buf, n, false, false);
+                })
+            },
+        );
+        for buf in &scratch {
+            for i in 0..m {
+                let row = &mut dst[i * drs..i * drs + n];
+                for (d, s) in row.iter_mut().zip(&buf[i * n..(i + 1) * n]) {
+                    *d = T::from_acc(d.to_acc().add(s.to_acc()));
+                }
+            }
+        }
+        for buf in scratch {
+            crate::pool::give(T::wrap(buf));
+        }
+        return;
+    }
     if is_gemm::<T>() {
-        let par = if parallel && m * n * k >= PAR_WORK && rayon::current_num_threads() > 1 {
+        let par = if parallel && m * n * k >= PAR_WORK && threads > 1 {
             Parallelism::Rayon(0)
         } else {
             Parallelism::None

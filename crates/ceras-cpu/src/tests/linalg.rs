@@ -170,6 +170,28 @@ fn dot_general_layouts() {
     check_dot(&[6, 5], &[5, 4], &[1], &[0], &[], &[], DType::U8, 0.0);
     // Large enough for the parallel gemm path.
     check_dot(&[200, 300], &[300, 100], &[1], &[0], &[], &[], f, 1e-4);
+    // Long contractions into small results, split across threads by k (an
+    // RNN kernel's / a convolution's weight gradient); odd k: unequal parts.
+    check_dot(
+        &[40, 300, 16],
+        &[40, 300, 24],
+        &[0, 1],
+        &[0, 1],
+        &[],
+        &[],
+        f,
+        1e-3,
+    );
+    check_dot(
+        &[20, 13001],
+        &[13001, 17],
+        &[1],
+        &[0],
+        &[],
+        &[],
+        DType::F64,
+        1e-9,
+    );
     // Many small batches in parallel.
     check_dot(&[300, 8, 9], &[300, 9, 10], &[2], &[1], &[0], &[0], f, 1e-5);
     let r = run1(
