@@ -565,3 +565,135 @@ fn lstm_cell_gradients_and_the_exact_kernels() {
     let z32 = Tensor::from_f64s(&values(8, 1), vec![1, 8], DType::F32).unwrap();
     assert!(ops::lstm_cell(&z32, rand(&[1, 2], 2)).is_err());
 }
+
+/// A function returning `(outputs, h, c)` of an LSTM sequence.
+type SeqFn<'a> = dyn Fn(&[Tensor]) -> Result<(Tensor, Tensor, Tensor)> + 'a;
+
+/// The per-step reference of `ops::lstm_sequence`: `xp[:, t] + h @ r + bias`
+/// then `lstm_cell`, each step recorded on its own.
+fn lstm_steps(
+    xs: &[Tensor],
+    reverse: bool,
+    return_sequences: bool,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let t = xs[0].shape()[1];
+    let steps = ops::unstack(&xs[0], Some(t), 1)?;
+    let (mut h, mut c) = (xs[2].clone(), xs[3].clone());
+    let mut hs = Vec::new();
+    let order: Vec<usize> = if reverse {
+        (0..t).rev().collect()
+    } else {
+        (0..t).collect()
+    };
+    for s in order {
+        let mut z = ops::add(&steps[s], ops::matmul(&h, &xs[1])?)?;
+        if let Some(b) = xs.get(4) {
+            z = ops::add(&z, b)?;
+        }
+        (h, c) = ops::lstm_cell(&z, &c)?;
+        hs.push(h.clone());
+    }
+    let out = if return_sequences {
+        ops::stack(&hs, 1)?
+    } else {
+        h.clone()
+    };
+    Ok((out, h, c))
+}
+
+#[test]
+fn lstm_sequence_gradients() {
+    let (b, t, u) = (2, 4, 3);
+    let inputs = |seed: u64, bias: bool| {
+        let mut v = vec![
+            rand(&[b, t, 4 * u], seed),
+            rand(&[u, 4 * u], seed + 1),
+            rand(&[b, u], seed + 2),
+            rand(&[b, u], seed + 3),
+        ];
+        if bias {
+            v.push(rand(&[4 * u], seed + 4));
+        }
+        v
+    };
+    for (reverse, return_sequences, bias) in [
+        (false, false, true),
+        (true, true, true),
+        (false, true, false),
+    ] {
+        let opts = ops::LstmSequenceOptions {
+            reverse,
+            return_sequences,
+        };
+        let seq = move |xs: &[Tensor]| {
+            ops::lstm_sequence(&xs[0], &xs[1], xs.get(4), &xs[2], &xs[3], opts)
+        };
+        // Every output against finite differences, every operand (float64).
+        for (k, name) in ["outputs", "h", "c"].iter().enumerate() {
+            check(
+                &format!("lstm_sequence {name} {opts:?} bias={bias}"),
+                |xs| {
+                    let (o, h, c) = seq(xs)?;
+                    Ok([o, h, c][k].clone())
+                },
+                inputs(70 + k as u64, bias),
+            );
+        }
+        // The same values and (up to rounding) gradients as the per-step ops.
+        let xs = inputs(80, bias);
+        let (o, h, c) = seq(&xs).unwrap();
+        let (o2, h2, c2) = lstm_steps(&xs, reverse, return_sequences).unwrap();
+        for (a, b) in [(&o, &o2), (&h, &h2), (&c, &c2)] {
+            assert_eq!(a.shape(), b.shape());
+            assert_eq!(a.to_vec::<f64>().unwrap(), b.to_vec::<f64>().unwrap());
+        }
+        let w = rand(o.shape(), 90);
+        let loss = |f: &SeqFn, xs: &[Tensor]| {
+            let (o, h, c) = f(xs)?;
+            let s = ops::sum(ops::multiply(&o, &w)?, None, false)?;
+            ops::add(
+                s,
+                ops::sum(ops::add(&h, ops::multiply(&c, 0.5)?)?, None, false)?,
+            )
+        };
+        let g1 = autodiff::grad(|v| loss(&seq, v), &xs).unwrap();
+        let g2 = autodiff::grad(
+            |v| loss(&|v: &[Tensor]| lstm_steps(v, reverse, return_sequences), v),
+            &xs,
+        )
+        .unwrap();
+        for (i, (a, b)) in g1.iter().zip(&g2).enumerate() {
+            let (a, b) = (a.to_vec::<f64>().unwrap(), b.to_vec::<f64>().unwrap());
+            for (x, y) in a.iter().zip(&b) {
+                assert!(
+                    (x - y).abs() <= 1e-12 * (1.0 + y.abs()),
+                    "operand {i}: {x} vs {y}"
+                );
+            }
+        }
+    }
+    // A second derivative (the VJP recomputes the forward under the tape).
+    let wk = rand(&[b, u], 95);
+    check(
+        "lstm_sequence second derivative",
+        |xs| {
+            let inner = |ys: &[Tensor]| {
+                let (_, h, _) =
+                    ops::lstm_sequence(&ys[0], &ys[1], None, &ys[2], &ys[3], Default::default())?;
+                ops::sum(ops::multiply(&h, &wk)?, None, false)
+            };
+            Ok(autodiff::grad(inner, xs)?.remove(1))
+        },
+        inputs(96, false),
+    );
+    // Bad shapes and dtypes are errors naming the op.
+    let x = inputs(97, false);
+    let e = ops::lstm_sequence(&x[0], &x[2], None, &x[2], &x[3], Default::default()).unwrap_err();
+    assert!(e.to_string().contains("lstm_sequence"), "{e}");
+    let x32 = ops::cast(&x[0], DType::F32).unwrap();
+    let e = ops::lstm_sequence(&x32, &x[1], None, &x[2], &x[3], Default::default()).unwrap_err();
+    assert!(
+        e.to_string().contains("lstm_sequence") && e.to_string().contains("dtype"),
+        "{e}"
+    );
+}

@@ -189,6 +189,19 @@ impl LSTMCell {
         }
     }
 
+    /// True when a sequence can run as one [`ops::lstm_sequence`]: fused gate
+    /// products, Keras's default activations, and every weight in `dt`.
+    fn whole_sequence_op(&self, dt: crate::DType) -> bool {
+        let named = |a: &crate::activations::Activation, n: &str| matches!(a, crate::activations::Activation::Named(m) if m == n);
+        !self.per_gate()
+            && named(&self.recurrent_activation, "sigmoid")
+            && named(&self.activation, "tanh")
+            && dt.is_float()
+            && [&self.kernel, &self.recurrent_kernel, &self.bias]
+                .iter()
+                .all(|v| v.as_ref().is_none_or(|v| v.value().dtype() == dt))
+    }
+
     /// Keras's `implementation=1` (per-gate products): used with recurrent dropout.
     fn per_gate(&self) -> bool {
         self.recurrent_dropout != 0.0
@@ -676,6 +689,22 @@ impl LSTM {
         };
         // Input projections of all steps at once, then one list per step.
         let proj = self.cell.project_inputs(x, &masks)?;
+        if mask.is_none()
+            && self.cell.whole_sequence_op(dt)
+            && [&proj[0], &h, &c].iter().all(|v| v.dtype() == dt)
+        {
+            // Keras's default LSTM: the whole recurrence as one op (backprop
+            // through time by hand, one product for the recurrent kernel's
+            // gradient).
+            let (_, r) = self.cell.kernels()?;
+            let bias = self.cell.bias.as_ref().map(|b| b.value());
+            let opts = ops::LstmSequenceOptions {
+                reverse: self.go_backwards,
+                return_sequences: self.return_sequences,
+            };
+            let (out, h, c) = ops::lstm_sequence(&proj[0], &r, bias.as_ref(), &h, &c, opts)?;
+            return Ok(vec![out, h, c]);
+        }
         let per_step: Vec<Vec<Tensor>> = proj
             .iter()
             .map(|p| ops::unstack(p, Some(t), 1))

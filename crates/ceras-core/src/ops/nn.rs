@@ -288,6 +288,211 @@ pub fn lstm_cell(z: impl IntoTensor, c: impl IntoTensor) -> Result<(Tensor, Tens
     }
 }
 
+/// What [`lstm_sequence`]'s forward pass keeps for its VJP, per processed step:
+/// the pre-activations `z`, the state before (`h`, `c`) and the new `c`.
+struct LstmTape {
+    zs: Vec<Tensor>,
+    h_prev: Vec<Tensor>,
+    c_prev: Vec<Tensor>,
+    c_new: Vec<Tensor>,
+}
+
+/// Options of [`lstm_sequence`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LstmSequenceOptions {
+    /// Process the steps last to first (Keras's `go_backwards`); outputs are in
+    /// processing order.
+    pub reverse: bool,
+    /// Return every step's `h` as `(batch, time, units)` (else the last `h`).
+    pub return_sequences: bool,
+}
+
+/// A whole LSTM recurrence with Keras's default activations (sigmoid gates,
+/// tanh): for each step `z = xp[:, t] + h @ r (+ bias)`, then
+/// `(h, c) = lstm_cell(z, c)`. Returns `(outputs, h, c)`: `outputs` is every
+/// step's `h` stacked on axis 1 with `return_sequences`, else the last `h`.
+///
+/// `xp` is the input projection `x @ kernel` of shape `(batch, time, 4 * units)`,
+/// `r` the recurrent kernel `(units, 4 * units)`, `bias` `(4 * units,)`.
+///
+/// A `custom_gradient` doing backpropagation through time by hand, as cuDNN and
+/// PyTorch do: the per-step cotangents of `z` are the cotangent of `xp` as they
+/// stand, and the recurrent kernel's gradient is one product over all steps
+/// (`h_prevᵀ · dz` with the batch and time contracted) instead of one small
+/// product and one addition per step. Not a `keras.ops` name; the LSTM layer
+/// uses it.
+///
+/// ```
+/// use ceras::{ops, Tensor};
+/// let xp = Tensor::from_vec(vec![0.0f32; 2 * 3 * 4], [2, 3, 4]).unwrap();
+/// let r = Tensor::from_vec(vec![0.5f32; 4], [1, 4]).unwrap();
+/// let zero = Tensor::from_vec(vec![0.0f32; 2], [2, 1]).unwrap();
+/// let (out, h, c) = ops::lstm_sequence(&xp, &r, None, &zero, &zero, Default::default()).unwrap();
+/// assert_eq!(out.shape(), &[2, 1]);
+/// assert_eq!(h.to_vec::<f32>().unwrap(), out.to_vec::<f32>().unwrap());
+/// assert_eq!(c.shape(), &[2, 1]);
+/// ```
+pub fn lstm_sequence(
+    xp: &Tensor,
+    r: &Tensor,
+    bias: Option<&Tensor>,
+    h0: &Tensor,
+    c0: &Tensor,
+    opts: LstmSequenceOptions,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let bad = |what: String| Err(shape_err("lstm_sequence", what));
+    if xp.ndim() != 3 || !xp.shape()[2].is_multiple_of(4) || xp.shape()[1] == 0 {
+        return bad(format!(
+            "expected xp of shape (batch, time >= 1, 4 * units), got {:?}",
+            xp.shape()
+        ));
+    }
+    let (b, t, g) = (xp.shape()[0], xp.shape()[1], xp.shape()[2]);
+    let u = g / 4;
+    if r.shape() != [u, g] {
+        return bad(format!(
+            "expected the recurrent kernel of shape ({u}, {g}), got {:?}",
+            r.shape()
+        ));
+    }
+    if h0.shape() != [b, u] || c0.shape() != [b, u] {
+        return bad(format!(
+            "expected states of shape ({b}, {u}), got {:?} and {:?}",
+            h0.shape(),
+            c0.shape()
+        ));
+    }
+    if let Some(bias) = bias {
+        if bias.shape() != [g] {
+            return bad(format!(
+                "expected a bias of shape ({g},), got {:?}",
+                bias.shape()
+            ));
+        }
+    }
+    let dt = xp.dtype();
+    let mut inputs = vec![xp.clone(), r.clone(), h0.clone(), c0.clone()];
+    inputs.extend(bias.cloned());
+    if !dt.is_float() || inputs.iter().any(|x| x.dtype() != dt) {
+        let dts: Vec<String> = inputs.iter().map(|x| x.dtype().to_string()).collect();
+        return Err(crate::error::dtype_err(
+            "lstm_sequence",
+            format!(
+                "all operands must have one float dtype, got {}",
+                dts.join(", ")
+            ),
+        ));
+    }
+    let order: Vec<usize> = if opts.reverse {
+        (0..t).rev().collect()
+    } else {
+        (0..t).collect()
+    };
+    // The forward recurrence from the operands `[xp, r, h0, c0, bias?]`.
+    let order_b = order.clone();
+    let forward = move |xs: &[Tensor]| -> Result<(Vec<Tensor>, LstmTape)> {
+        let (xp, r) = (&xs[0], &xs[1]);
+        let steps = unstack(xp, Some(t), 1)?;
+        let bias_b = match xs.get(4) {
+            Some(bias) => Some(broadcast_to(bias, &[b, g])?),
+            None => None,
+        };
+        let (mut h, mut c) = (xs[2].clone(), xs[3].clone());
+        let mut tape = LstmTape {
+            zs: Vec::with_capacity(t),
+            h_prev: Vec::with_capacity(t),
+            c_prev: Vec::with_capacity(t),
+            c_new: Vec::with_capacity(t),
+        };
+        let mut hs = Vec::with_capacity(if opts.return_sequences { t } else { 0 });
+        for &s in &order {
+            let mut z = add(&steps[s], lax::dot_general(&h, r, &[1], &[0], &[], &[])?)?;
+            if let Some(bb) = &bias_b {
+                z = add(&z, bb)?;
+            }
+            let (hn, cn) = lstm_cell_forward(&z, &c)?;
+            tape.zs.push(z);
+            tape.h_prev.push(std::mem::replace(&mut h, hn));
+            tape.c_prev.push(std::mem::replace(&mut c, cn.clone()));
+            tape.c_new.push(cn);
+            if opts.return_sequences {
+                hs.push(h.clone());
+            }
+        }
+        let mut outs = Vec::with_capacity(3);
+        if opts.return_sequences {
+            outs.push(stack(&hs, 1)?);
+        }
+        outs.push(h);
+        outs.push(c);
+        Ok((outs, tape))
+    };
+    let out = crate::autodiff::custom_gradient(&inputs, |xs| {
+        let (outs, saved) = forward(xs)?;
+        let xs = xs.to_vec();
+        let forward = forward.clone();
+        let order = order_b.clone();
+        let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
+            // Under a recording tape (a higher-order gradient) the forward pass
+            // is recomputed so that the tape sees how the VJP depends on it.
+            let recomputed;
+            let tape = if crate::autodiff::tape_active() {
+                recomputed = forward(&xs)?.1;
+                &recomputed
+            } else {
+                &saved
+            };
+            let (dhs, mut dh, mut dc) = if opts.return_sequences {
+                (
+                    Some(unstack(&cts[0], Some(t), 1)?),
+                    cts[1].clone(),
+                    cts[2].clone(),
+                )
+            } else {
+                (None, cts[0].clone(), cts[1].clone())
+            };
+            let r = &xs[1];
+            let mut dzs: Vec<Option<Tensor>> = vec![None; t];
+            let mut hps: Vec<Option<Tensor>> = vec![None; t];
+            for (i, &s) in order.iter().enumerate().rev() {
+                let gh = match &dhs {
+                    Some(d) => add(&dh, &d[i])?,
+                    None => dh.clone(),
+                };
+                let (dz, dcp) =
+                    lstm_cell_vjp(&tape.zs[i], &tape.c_prev[i], &tape.c_new[i], &gh, &dc)?;
+                dh = lax::dot_general(&dz, r, &[1], &[1], &[], &[])?;
+                dc = dcp;
+                dzs[s] = Some(dz);
+                hps[s] = Some(tape.h_prev[i].clone());
+            }
+            let dzs: Vec<Tensor> = dzs.into_iter().flatten().collect();
+            let hps: Vec<Tensor> = hps.into_iter().flatten().collect();
+            let dxp = stack(&dzs, 1)?;
+            let hp = stack(&hps, 1)?;
+            let dr = lax::dot_general(&hp, &dxp, &[0, 1], &[0, 1], &[], &[])?;
+            let mut grads = vec![Some(dxp.clone()), Some(dr), Some(dh), Some(dc)];
+            if xs.len() > 4 {
+                grads.push(Some(sum(&dxp, Some(&[0, 1]), false)?));
+            }
+            Ok(grads)
+        });
+        Ok((outs, vjp))
+    })?;
+    let mut it = out.into_iter();
+    let first = it.next();
+    let (outputs, h, c) = if opts.return_sequences {
+        (first, it.next(), it.next())
+    } else {
+        let h = first;
+        (h.clone(), h, it.next())
+    };
+    match (outputs, h, c) {
+        (Some(o), Some(h), Some(c)) => Ok((o, h, c)),
+        _ => Err(arg_err("lstm_sequence", "expected three outputs")),
+    }
+}
+
 /// The gates' activations `[σ(i), σ(f), tanh(g), σ(o)]` of `z`.
 fn lstm_gates(z: &Tensor) -> Result<[Tensor; 4]> {
     let zs = split(z, 4usize, 1)?;
