@@ -439,16 +439,6 @@ fn softmax_gradients_and_the_exact_kernels() {
     // float32 runs the fused last-axis kernels eagerly: bit-identical to the
     // decomposition, forward (exp(x - max) / sum) and backward (y * (g - sum(g * y))),
     // past the parallel threshold, with a large logit (exp's libm range), -inf and NaN.
-    let same_bits = |a: &Tensor, b: &Tensor, what: String| {
-        let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
-        assert_eq!(a.len(), b.len(), "{what}");
-        if let Some(i) = (0..a.len()).find(|&i| a[i].to_bits() != b[i].to_bits()) {
-            panic!(
-                "{what}: element {i} is {} (fused) vs {} (decomposition)",
-                a[i], b[i]
-            );
-        }
-    };
     for (rows, l) in [(300, 257), (1, 70_000), (5, 1), (40, 3)] {
         let mut xv: Vec<f64> = values(rows * l, 7).iter().map(|v| v * 30.0).collect();
         if l > 4 {
@@ -465,7 +455,7 @@ fn softmax_gradients_and_the_exact_kernels() {
         let e = ops::exp(ops::subtract(&x, &m).unwrap()).unwrap();
         let s = ops::sum(&e, Some(&[-1]), true).unwrap();
         let want = ops::divide(&e, &s).unwrap();
-        same_bits(&y, &want, format!("forward, {rows}x{l}"));
+        same_bits(&y, &want, &format!("forward, {rows}x{l}"));
         let g = Tensor::from_f64s(&values(rows * l, 8), vec![rows, l], DType::F32).unwrap();
         let got = autodiff::grad(
             |xs| ops::sum(ops::multiply(ops::softmax(&xs[0], -1)?, &g)?, None, false),
@@ -475,7 +465,7 @@ fn softmax_gradients_and_the_exact_kernels() {
         .remove(0);
         let gy = ops::sum(ops::multiply(&g, &y).unwrap(), Some(&[-1]), true).unwrap();
         let want = ops::multiply(&y, ops::subtract(&g, &gy).unwrap()).unwrap();
-        same_bits(&got, &want, format!("backward, {rows}x{l}"));
+        same_bits(&got, &want, &format!("backward, {rows}x{l}"));
     }
 }
 
@@ -508,16 +498,6 @@ fn lstm_cell_gradients_and_the_exact_kernels() {
     // float32 runs the fused kernels eagerly: bit-identical to the
     // decomposition forward and backward, past the parallel threshold, with
     // pre-activations outside the fast polynomials' ranges.
-    let same_bits = |a: &Tensor, b: &Tensor, what: &str| {
-        let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
-        assert_eq!(a.len(), b.len(), "{what}");
-        if let Some(i) = (0..a.len()).find(|&i| a[i].to_bits() != b[i].to_bits()) {
-            panic!(
-                "{what}: element {i} is {} (fused) vs {} (decomposition)",
-                a[i], b[i]
-            );
-        }
-    };
     for (rows, u) in [(300, 64), (3, 5)] {
         let mut zv: Vec<f64> = values(rows * 4 * u, 9).iter().map(|v| v * 12.0).collect();
         zv[0] = 100.0;
@@ -564,6 +544,19 @@ fn lstm_cell_gradients_and_the_exact_kernels() {
     assert!(e.to_string().contains("lstm_cell"), "{e}");
     let z32 = Tensor::from_f64s(&values(8, 1), vec![1, 8], DType::F32).unwrap();
     assert!(ops::lstm_cell(&z32, rand(&[1, 2], 2)).is_err());
+}
+
+/// Asserts that a fused kernel's float32 result `a` equals the decomposition's
+/// `b` bit for bit.
+fn same_bits(a: &Tensor, b: &Tensor, what: &str) {
+    let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+    assert_eq!(a.len(), b.len(), "{what}");
+    if let Some(i) = (0..a.len()).find(|&i| a[i].to_bits() != b[i].to_bits()) {
+        panic!(
+            "{what}: element {i} is {} (fused) vs {} (decomposition)",
+            a[i], b[i]
+        );
+    }
 }
 
 /// A function returning `(outputs, h, c)` of an LSTM sequence.

@@ -192,14 +192,19 @@ impl LSTMCell {
     /// True when a sequence can run as one [`ops::lstm_sequence`]: fused gate
     /// products, Keras's default activations, and every weight in `dt`.
     fn whole_sequence_op(&self, dt: crate::DType) -> bool {
-        let named = |a: &crate::activations::Activation, n: &str| matches!(a, crate::activations::Activation::Named(m) if m == n);
         !self.per_gate()
-            && named(&self.recurrent_activation, "sigmoid")
-            && named(&self.activation, "tanh")
+            && self.default_activations()
             && dt.is_float()
             && [&self.kernel, &self.recurrent_kernel, &self.bias]
                 .iter()
                 .all(|v| v.as_ref().is_none_or(|v| v.value().dtype() == dt))
+    }
+
+    /// Keras's default activations (sigmoid gates, tanh), which
+    /// [`ops::lstm_cell`] and [`ops::lstm_sequence`] compute.
+    fn default_activations(&self) -> bool {
+        let named = |a: &crate::activations::Activation, n: &str| matches!(a, crate::activations::Activation::Named(m) if m == n);
+        named(&self.recurrent_activation, "sigmoid") && named(&self.activation, "tanh")
     }
 
     /// Keras's `implementation=1` (per-gate products): used with recurrent dropout.
@@ -299,8 +304,7 @@ impl LSTMCell {
                     None => ops::add(&z, b.value())?,
                 };
             }
-            let named = |a: &crate::activations::Activation, n: &str| matches!(a, crate::activations::Activation::Named(m) if m == n);
-            if named(rec, "sigmoid") && named(act, "tanh") && z.dtype() == c.dtype() {
+            if self.default_activations() && z.dtype() == c.dtype() {
                 // Keras's default activations: the gates in one op (one pass
                 // forward and backward where the backend has the kernels).
                 return ops::lstm_cell(&z, c);

@@ -74,6 +74,20 @@ inventory::submit! {
 }
 
 /// The host data of an operand, checked against its dtype and shape.
+/// The float32 storage of every operand (the fused kernels' inputs).
+fn f32_data<'a>(op: &str, inputs: &[Operand<'a>]) -> Result<Vec<&'a [f32]>> {
+    inputs
+        .iter()
+        .map(|x| match host(op, x)? {
+            HostData::F32(v) => Ok(&v[..]),
+            d => Err(dtype_err(
+                op,
+                format!("expected float32 storage, got {}", d.dtype()),
+            )),
+        })
+        .collect()
+}
+
 fn host<'a>(op: &str, x: &Operand<'a>) -> Result<&'a HostData> {
     let b = x.buf.as_any().downcast_ref::<CpuBuffer>().ok_or_else(|| {
         Error::Backend(format!(
@@ -352,17 +366,7 @@ fn softmax_last(op: &Fused, inputs: &[Operand<'_>]) -> Option<Result<Vec<BufferR
         return None;
     }
     let l = *inputs[0].shape.last()?;
-    let data = inputs
-        .iter()
-        .map(|x| match host("softmax", x)? {
-            HostData::F32(v) => Ok(v),
-            d => Err(dtype_err(
-                "softmax",
-                format!("expected float32 storage, got {}", d.dtype()),
-            )),
-        })
-        .collect::<Result<Vec<_>>>();
-    let data = match data {
+    let data = match f32_data("softmax", inputs) {
         Ok(d) => d,
         Err(e) => return Some(Err(e)),
     };
@@ -390,17 +394,7 @@ fn lstm_cell(op: &Fused, inputs: &[Operand<'_>]) -> Option<Result<Vec<BufferRef>
     {
         return None;
     }
-    let data = inputs
-        .iter()
-        .map(|x| match host("lstm_cell", x)? {
-            HostData::F32(v) => Ok(v),
-            d => Err(dtype_err(
-                "lstm_cell",
-                format!("expected float32 storage, got {}", d.dtype()),
-            )),
-        })
-        .collect::<Result<Vec<_>>>();
-    let data = match data {
+    let data = match f32_data("lstm_cell", inputs) {
         Ok(d) => d,
         Err(e) => return Some(Err(e)),
     };

@@ -45,40 +45,34 @@ pub fn matmul(x1: impl IntoTensor, x2: impl IntoTensor) -> Result<Tensor> {
             ),
         ));
     }
-    if rb == 2 && ra > 2 {
+    let mut out = if rb == 2 && ra > 2 {
         // A stack of matrices times one matrix (a Dense layer or an RNN's input
         // projection on `[batch, steps, features]`): one product over all rows
         // instead of broadcasting `b` to every batch entry. Its gradients are
         // single products too (the rhs gradient contracts the batch dims).
         let a = lax::convert(&a, d)?;
         let b = lax::convert(&b, d)?;
-        let mut out = lax::dot_general(&a, &b, &[ra - 1], &[0], &[], &[])?;
-        if b1 {
+        lax::dot_general(&a, &b, &[ra - 1], &[0], &[], &[])?
+    } else {
+        let batch =
+            crate::shape::broadcast_shapes("matmul", &a.shape()[..ra - 2], &b.shape()[..rb - 2])?;
+        let nb = batch.len();
+        let mut sa = batch.clone();
+        sa.extend(&a.shape()[ra - 2..]);
+        let mut sb = batch.clone();
+        sb.extend(&b.shape()[rb - 2..]);
+        let a = lax::broadcast_to(&lax::convert(&a, d)?, &sa)?;
+        let b = lax::broadcast_to(&lax::convert(&b, d)?, &sb)?;
+        let bd: Vec<usize> = (0..nb).collect();
+        let out = lax::dot_general(&a, &b, &[nb + 1], &[nb], &bd, &bd)?;
+        if a1 {
             let mut s = out.shape().to_vec();
-            s.pop();
-            out = lax::reshape(&out, &s)?;
+            s.remove(nb);
+            lax::reshape(&out, &s)?
+        } else {
+            out
         }
-        if out_bool {
-            out = lax::compare(CmpOp::Ne, &out, &lax::zeros_like(&out)?)?;
-        }
-        return Ok(out);
-    }
-    let batch =
-        crate::shape::broadcast_shapes("matmul", &a.shape()[..ra - 2], &b.shape()[..rb - 2])?;
-    let nb = batch.len();
-    let mut sa = batch.clone();
-    sa.extend(&a.shape()[ra - 2..]);
-    let mut sb = batch.clone();
-    sb.extend(&b.shape()[rb - 2..]);
-    let a = lax::broadcast_to(&lax::convert(&a, d)?, &sa)?;
-    let b = lax::broadcast_to(&lax::convert(&b, d)?, &sb)?;
-    let bd: Vec<usize> = (0..nb).collect();
-    let mut out = lax::dot_general(&a, &b, &[nb + 1], &[nb], &bd, &bd)?;
-    if a1 {
-        let mut s = out.shape().to_vec();
-        s.remove(nb);
-        out = lax::reshape(&out, &s)?;
-    }
+    };
     if b1 {
         let mut s = out.shape().to_vec();
         s.pop();

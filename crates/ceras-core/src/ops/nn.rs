@@ -288,13 +288,13 @@ pub fn lstm_cell(z: impl IntoTensor, c: impl IntoTensor) -> Result<(Tensor, Tens
     }
 }
 
-/// What [`lstm_sequence`]'s forward pass keeps for its VJP, per processed step:
-/// the pre-activations `z`, the state before (`h`, `c`) and the new `c`.
+/// What [`lstm_sequence`]'s forward pass keeps for its VJP, in processing
+/// order: each step's pre-activations `z` and `h` before it, and every `c`
+/// (`cs[i]` before step `i`, `cs[i + 1]` after it).
 struct LstmTape {
     zs: Vec<Tensor>,
     h_prev: Vec<Tensor>,
-    c_prev: Vec<Tensor>,
-    c_new: Vec<Tensor>,
+    cs: Vec<Tensor>,
 }
 
 /// Options of [`lstm_sequence`].
@@ -397,24 +397,23 @@ pub fn lstm_sequence(
             Some(bias) => Some(broadcast_to(bias, &[b, g])?),
             None => None,
         };
-        let (mut h, mut c) = (xs[2].clone(), xs[3].clone());
+        let mut h = xs[2].clone();
         let mut tape = LstmTape {
             zs: Vec::with_capacity(t),
             h_prev: Vec::with_capacity(t),
-            c_prev: Vec::with_capacity(t),
-            c_new: Vec::with_capacity(t),
+            cs: Vec::with_capacity(t + 1),
         };
+        tape.cs.push(xs[3].clone());
         let mut hs = Vec::with_capacity(if opts.return_sequences { t } else { 0 });
         for &s in &order {
             let mut z = add(&steps[s], lax::dot_general(&h, r, &[1], &[0], &[], &[])?)?;
             if let Some(bb) = &bias_b {
                 z = add(&z, bb)?;
             }
-            let (hn, cn) = lstm_cell_forward(&z, &c)?;
+            let (hn, cn) = lstm_cell_forward(&z, &tape.cs[tape.cs.len() - 1])?;
             tape.zs.push(z);
             tape.h_prev.push(std::mem::replace(&mut h, hn));
-            tape.c_prev.push(std::mem::replace(&mut c, cn.clone()));
-            tape.c_new.push(cn);
+            tape.cs.push(cn);
             if opts.return_sequences {
                 hs.push(h.clone());
             }
@@ -424,7 +423,7 @@ pub fn lstm_sequence(
             outs.push(stack(&hs, 1)?);
         }
         outs.push(h);
-        outs.push(c);
+        outs.push(tape.cs[t].clone());
         Ok((outs, tape))
     };
     let out = crate::autodiff::custom_gradient(&inputs, |xs| {
@@ -459,8 +458,7 @@ pub fn lstm_sequence(
                     Some(d) => add(&dh, &d[i])?,
                     None => dh.clone(),
                 };
-                let (dz, dcp) =
-                    lstm_cell_vjp(&tape.zs[i], &tape.c_prev[i], &tape.c_new[i], &gh, &dc)?;
+                let (dz, dcp) = lstm_cell_vjp(&tape.zs[i], &tape.cs[i], &tape.cs[i + 1], &gh, &dc)?;
                 dh = lax::dot_general(&dz, r, &[1], &[1], &[], &[])?;
                 dc = dcp;
                 dzs[s] = Some(dz);
