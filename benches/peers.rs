@@ -34,8 +34,13 @@ fn median_time<F: FnMut()>(warm: usize, reps: usize, mut f: F) -> f64 {
     for _ in 0..warm {
         f();
     }
+    let profiling = std::env::var_os("CERAS_PROFILE_PRIMS").is_some();
     let mut v: Vec<f64> = (0..reps.max(1))
         .map(|_| {
+            if profiling {
+                // tools/prim_profile.py sums only what follows the last mark.
+                eprintln!("mark\ttimed call");
+            }
             let t = Instant::now();
             f();
             t.elapsed().as_secs_f64()

@@ -7,6 +7,9 @@
 
 Each log line is `prim<TAB>primitive<TAB>output elements<TAB>ms<TAB>input shapes`.
 Primitives with fewer output elements than --min-elems are pooled per kind.
+When the log holds `mark` lines (the bench writes one before each timed call),
+only the lines after the last mark are summed: one timed step, without model
+building, warm-up or the other timed calls.
 """
 import argparse
 import collections
@@ -19,8 +22,12 @@ a = ap.parse_args()
 
 agg = collections.defaultdict(lambda: [0, 0.0, 0])
 total = 0.0
-for line in open(a.log):
-    f = line.rstrip("\n").split("\t")
+lines = open(a.log).read().splitlines()
+marks = [i for i, l in enumerate(lines) if l.startswith("mark\t")]
+if marks:
+    lines = lines[marks[-1] + 1 :]
+for line in lines:
+    f = line.split("\t")
     if len(f) != 5 or f[0] != "prim":
         continue
     name, elems, ms = f[1], int(f[2]), float(f[3])

@@ -191,31 +191,81 @@ pub(crate) fn matmul_into<T: Num>(
     }
 }
 
-/// True when the non-trivial dims of `order` are increasing: the data is already laid out so.
-fn in_order(shape: &[usize], order: &[usize]) -> bool {
-    let ds: Vec<usize> = order.iter().copied().filter(|&d| shape[d] != 1).collect();
-    ds.windows(2).all(|w| w[0] < w[1])
+/// The stride of `dims` (of a row-major tensor of this shape) taken together as
+/// one axis, or `None` when their elements are not evenly spaced. Size-1 dims
+/// are ignored; no dims at all (or only size-1 ones) give `Some(1)`.
+fn group_stride(shape: &[usize], dims: &[usize]) -> Option<usize> {
+    let stride = |d: usize| shape[d + 1..].iter().product::<usize>();
+    let ds: Vec<usize> = dims.iter().copied().filter(|&d| shape[d] != 1).collect();
+    for w in ds.windows(2) {
+        if stride(w[0]) != stride(w[1]) * shape[w[1]] {
+            return None;
+        }
+    }
+    Some(ds.last().map_or(1, |&d| stride(d)))
 }
 
-/// Views `v` as `[batch, R, C]` matrices; returns the data and `(rs, cs)`.
-fn as_matrices<'a, T: ceras_core::Element>(
+/// A batch of strided matrices over one buffer: matrix `i` is the view
+/// `data[offsets[i]..]` with strides `(rs, cs)`.
+pub(crate) struct Batched<'a, T: Clone> {
+    pub data: Cow<'a, [T]>,
+    pub offsets: Vec<usize>,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<T: Clone> Batched<'_, T> {
+    /// Matrix `i` of the batch.
+    pub fn mat(&self, i: usize) -> MatRef<'_, T> {
+        MatRef {
+            data: &self.data[self.offsets[i]..],
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+}
+
+/// Views `v` (a row-major tensor of `shape`) as a batch of `R x C` matrices,
+/// `batch`, `rows` and `cols` naming its dims (all of them, each once). When
+/// the rows and the columns are each evenly spaced (e.g. attention's
+/// `(batch, seq, heads, head_dim)` with batch dims 0 and 2), the matrices are
+/// strided views of `v` itself — `gemm` takes arbitrary strides — else `v` is
+/// copied to `[batch, rows, cols]` order first.
+pub(crate) fn as_matrices<'a, T: ceras_core::Element>(
     v: &'a [T],
     shape: &[usize],
     batch: &[usize],
     rows: &[usize],
     cols: &[usize],
-) -> (Cow<'a, [T]>, usize, usize) {
+) -> Batched<'a, T> {
     let nr: usize = rows.iter().map(|&d| shape[d]).product();
     let nc: usize = cols.iter().map(|&d| shape[d]).product();
-    let p1: Vec<usize> = batch.iter().chain(rows).chain(cols).copied().collect();
-    if in_order(shape, &p1) {
-        return (Cow::Borrowed(v), nc, 1);
+    let nb: usize = batch.iter().map(|&d| shape[d]).product();
+    if let (Some(rs), Some(cs)) = (group_stride(shape, rows), group_stride(shape, cols)) {
+        // Offsets of the batch's matrices, the batch dims in the order given.
+        let mut offsets = vec![0usize];
+        for &d in batch {
+            let stride: usize = shape[d + 1..].iter().product();
+            offsets = offsets
+                .iter()
+                .flat_map(|&o| (0..shape[d]).map(move |i| o + i * stride))
+                .collect();
+        }
+        debug_assert_eq!(offsets.len(), nb);
+        return Batched {
+            data: Cow::Borrowed(v),
+            offsets,
+            rs,
+            cs,
+        };
     }
-    let p2: Vec<usize> = batch.iter().chain(cols).chain(rows).copied().collect();
-    if in_order(shape, &p2) {
-        return (Cow::Borrowed(v), 1, nr);
+    let p: Vec<usize> = batch.iter().chain(rows).chain(cols).copied().collect();
+    Batched {
+        data: Cow::Owned(transpose_vec(v, shape, &p)),
+        offsets: (0..nb).map(|i| i * nr * nc).collect(),
+        rs: nc,
+        cs: 1,
     }
-    (Cow::Owned(transpose_vec(v, shape, &p1)), nc, 1)
 }
 
 /// Contraction / batch dims of a `DotGeneral`.
@@ -240,21 +290,9 @@ fn dot_t<T: Num>(x: &[T], xs: &[usize], y: &[T], ys: &[usize], d: &DotDims<'_>) 
     if out.is_empty() {
         return out;
     }
-    let (a, ars, acs) = as_matrices(x, xs, d.lb, &lf, d.lc);
-    let (b, brs, bcs) = as_matrices(y, ys, d.rb, d.rc, &rf);
-    let one = |i: usize, o: &mut [T], par: bool| {
-        let am = MatRef {
-            data: &a[i * m * k..(i + 1) * m * k],
-            rs: ars,
-            cs: acs,
-        };
-        let bm = MatRef {
-            data: &b[i * k * n..(i + 1) * k * n],
-            rs: brs,
-            cs: bcs,
-        };
-        matmul((m, n, k), am, bm, o, n, par);
-    };
+    let a = as_matrices(x, xs, d.lb, &lf, d.lc);
+    let b = as_matrices(y, ys, d.rb, d.rc, &rf);
+    let one = |i: usize, o: &mut [T], par: bool| matmul((m, n, k), a.mat(i), b.mat(i), o, n, par);
     if nb > 1 && m * n * k < PAR_WORK && nb * m * n * k >= PAR_MIN {
         out.par_chunks_mut(m * n)
             .enumerate()

@@ -122,6 +122,41 @@ fn dot_general_layouts() {
     check_dot(&[7], &[7], &[0], &[0], &[], &[], f, 1e-5); // inner product
     check_dot(&[4, 5, 6], &[4, 6, 3], &[2], &[1], &[0], &[0], f, 1e-5); // batched
     check_dot(&[5, 4, 6], &[6, 3, 4], &[2], &[0], &[1], &[2], f, 1e-5); // batch dims in the middle / last
+                                                                        // Attention's layouts: (batch, seq, heads, head_dim) with batch dims 0 and 2
+                                                                        // (strided views, no copy): q·kᵀ, then probs (b, n, t, s) · v.
+    check_dot(
+        &[2, 5, 3, 4],
+        &[2, 6, 3, 4],
+        &[3],
+        &[3],
+        &[0, 2],
+        &[0, 2],
+        f,
+        1e-5,
+    );
+    check_dot(
+        &[2, 3, 5, 6],
+        &[2, 6, 3, 4],
+        &[3],
+        &[1],
+        &[0, 1],
+        &[0, 2],
+        f,
+        1e-5,
+    );
+    // Batch dims listed out of memory order; two free dims that are not
+    // evenly spaced (dims 0 and 2 of the lhs), which need a copy.
+    check_dot(
+        &[2, 5, 3, 4],
+        &[3, 4, 2, 6],
+        &[3],
+        &[1],
+        &[2, 0],
+        &[0, 2],
+        f,
+        1e-5,
+    );
+    check_dot(&[3, 2, 5, 4], &[2, 4, 6], &[3], &[1], &[1], &[0], f, 1e-5);
     check_dot(
         &[2, 3, 4, 5],
         &[4, 3, 6],
