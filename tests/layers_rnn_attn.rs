@@ -821,6 +821,46 @@ fn multi_head_attention_finite_difference_gradients() {
             Ok(vec![y, s])
         },
     );
+    // Without the scores, Keras's dot_product_attention path: the same
+    // function (to rounding) and its gradients, masked or causal only.
+    fd_check(
+        "MHA masked, no scores",
+        &m.weights(),
+        &[&[1, 3, 2], &[1, 3, 2]],
+        &|xs| Ok(vec![m.call_opts(&xs[0], &xs[1], &opts, false)?]),
+    );
+    let mut c = MultiHeadAttention::new(2, 3);
+    let s = vec![Some(2), Some(4), Some(5)];
+    c.maybe_build_multi(&[s.clone(), s]).unwrap();
+    let causal = AttentionOptions {
+        use_causal_mask: true,
+        ..Default::default()
+    };
+    fd_check(
+        "MHA causal, no scores",
+        &c.weights(),
+        &[&[2, 4, 5], &[2, 4, 5]],
+        &|xs| Ok(vec![c.call_opts(&xs[0], &xs[1], &causal, false)?]),
+    );
+    for (layer, o, shape) in [(&m, &opts, [1, 3, 2]), (&c, &causal, [2, 4, 5])] {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|i| ((i * 7 % 11) as f32) / 5.0 - 1.0).collect();
+        let x = Tensor::from_vec(v, shape).unwrap();
+        let a = layer
+            .call_opts(&x, &x, o, false)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        let b = layer
+            .call_with(&x, &x, o, false)
+            .unwrap()
+            .0
+            .to_vec::<f32>()
+            .unwrap();
+        for (a, b) in a.iter().zip(&b) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+    }
 }
 
 // ------------------------------------------------------------------ errors

@@ -441,6 +441,49 @@ impl MultiHeadAttention {
         opts: &AttentionOptions,
         training: bool,
     ) -> Result<(Tensor, Tensor)> {
+        let (out, scores) = self.attend(query, value, opts, training, true)?;
+        let scores = scores
+            .ok_or_else(|| arg_err(&self.who(), "internal: attention scores were not computed"))?;
+        Ok((out, scores))
+    }
+
+    /// Keras's `call(query, value, key, attention_mask, use_causal_mask)` with
+    /// `return_attention_scores=False` on a built layer: the output only. Without
+    /// attention dropout this is `ops::dot_product_attention` (as in Keras),
+    /// which rounds slightly differently from [`MultiHeadAttention::call_with`]'s
+    /// einsum path.
+    ///
+    /// ```
+    /// use ceras::layers::{AttentionOptions, Layer, MultiHeadAttention};
+    /// use ceras::ops;
+    /// let mut mha = MultiHeadAttention::new(2, 4);
+    /// let x = ops::ones(&[1, 3, 6], None).unwrap();
+    /// mha.forward_multi(&[x.clone(), x.clone()], false).unwrap(); // builds
+    /// let opts = AttentionOptions { use_causal_mask: true, ..Default::default() };
+    /// assert_eq!(mha.call_opts(&x, &x, &opts, false).unwrap().shape(), &[1, 3, 6]);
+    /// ```
+    pub fn call_opts(
+        &self,
+        query: &Tensor,
+        value: &Tensor,
+        opts: &AttentionOptions,
+        training: bool,
+    ) -> Result<Tensor> {
+        Ok(self.attend(query, value, opts, training, false)?.0)
+    }
+
+    /// Keras's `call` → `_compute_attention`: without attention dropout and
+    /// unless the scores are wanted, `ops::dot_product_attention` (as Keras
+    /// does: its rounding, and the backend's fused kernel); else the einsum
+    /// path with the query scaled first, returning the scores too.
+    fn attend(
+        &self,
+        query: &Tensor,
+        value: &Tensor,
+        opts: &AttentionOptions,
+        training: bool,
+        want_scores: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let who = self.who();
         let (Some(qd), Some(kd), Some(vd), Some(od)) = (
             &self.query_dense,
@@ -488,9 +531,30 @@ impl MultiHeadAttention {
         let q = qd.call(query, training)?;
         let k = kd.call(key, training)?;
         let v = vd.call(value, training)?;
-        let q = ops::multiply(&q, 1.0 / (self.key_dim as f64).sqrt())?;
-        let scores = ops::einsum(DOT_PRODUCT_EQUATION, &[k, q])?;
         let (t, s) = (query.shape()[1], value.shape()[1]);
+        let scale = 1.0 / (self.key_dim as f64).sqrt();
+        if !(self.dropout > 0.0 || want_scores) {
+            // A causal mask alone goes as `is_causal` (Keras: the backend's
+            // causal kernel); the same logits are masked either way.
+            let only_causal = opts.use_causal_mask
+                && opts.attention_mask.is_none()
+                && self.sliding_window.is_none();
+            let mut o = ops::AttentionOptions::new()
+                .scale(scale)
+                .is_causal(only_causal);
+            if !only_causal {
+                if let Some(m) = self.attention_mask(opts, t, s)? {
+                    o = o.mask(&m);
+                }
+            }
+            let mut out = ops::dot_product_attention(&q, &k, &v, &o)?;
+            if let Some(g) = gate {
+                out = ops::multiply(&out, &g)?;
+            }
+            return Ok((od.call(&out, training)?, None));
+        }
+        let q = ops::multiply(&q, scale)?;
+        let scores = ops::einsum(DOT_PRODUCT_EQUATION, &[k, q])?;
         let mask = self.attention_mask(opts, t, s)?;
         let probs = match &mask {
             None => ops::softmax(&scores, -1)?,
@@ -510,7 +574,7 @@ impl MultiHeadAttention {
         if let Some(g) = gate {
             out = ops::multiply(&out, &g)?;
         }
-        Ok((od.call(&out, training)?, probs))
+        Ok((od.call(&out, training)?, Some(probs)))
     }
 
     /// [`MultiHeadAttention::call_with`], building the layer first if needed.
@@ -645,7 +709,7 @@ impl Layer for MultiHeadAttention {
             key,
             ..Default::default()
         };
-        Ok(vec![self.call_with(q, v, &opts, training)?.0])
+        Ok(vec![self.attend(q, v, &opts, training, false)?.0])
     }
 
     fn sublayers(&self) -> Vec<LayerRef<'_>> {

@@ -68,6 +68,29 @@ pub enum Fused {
         /// Lower-triangular (top-left aligned) mask.
         causal: bool,
     },
+    /// Float32 scaled dot-product attention, bit-identical to the decomposition
+    /// `ops::dot_product_attention` records without bias, mask or grouped
+    /// heads (as the same backend runs it): operands `q (B, T, N, H)`,
+    /// `k (B, S, N, H)`, `v (B, S, N, Hv)`; outputs the result `(B, T, N, Hv)`
+    /// and the probabilities `(B, N, T, S)` (kept for the VJP). One pass per
+    /// head while its `T x S` logits are in cache, no transposes.
+    DotProductAttention {
+        /// Logit scale.
+        scale: f64,
+        /// Keys after the query masked out (top-left aligned).
+        causal: bool,
+    },
+    /// The closed-form VJP of [`Fused::DotProductAttention`]: operands `q, k,
+    /// v`, the probabilities and the output's cotangent; outputs the
+    /// cotangents of `q, k, v`, bit-identical to that decomposition in
+    /// `ops::dot_product_attention` (`DotGeneral`s, the softmax VJP, `Mul`,
+    /// `Transpose`).
+    DotProductAttentionGrad {
+        /// Logit scale.
+        scale: f64,
+        /// Keys after the query masked out (top-left aligned).
+        causal: bool,
+    },
     /// One Adam step (Keras's rule, without amsgrad) on equal-shape operands
     /// `var, m, v, g` and a scalar `alpha` = lr·√(1-β₂ᵗ)/(1-β₁ᵗ), all of one
     /// dtype. Outputs the new `var, m, v`, computed exactly as the decomposition

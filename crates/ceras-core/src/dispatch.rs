@@ -46,16 +46,21 @@ pub fn apply(prim: &Prim, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
 
 /// Whether `CERAS_PROFILE_PRIMS` is set: then every executed primitive is
 /// logged to stderr (read once per process).
-fn profiling() -> bool {
+pub(crate) fn profiling() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("CERAS_PROFILE_PRIMS").is_some())
 }
 
-/// One tab-separated line per executed primitive: `prim`, the primitive (its
-/// `Debug` form, cut to 80 characters), the output elements, the milliseconds the
-/// backend took and the input shapes. `tools/prim_profile.py` sums a log by
-/// primitive.
-fn log_prim(prim: &Prim, ins: &[Spec], outs: &[Spec], took: std::time::Duration) {
+/// One tab-separated line per executed primitive (or fused kernel): `prim`,
+/// the primitive (its `Debug` form, cut to 80 characters; fused kernels'
+/// prefixed `Fused `), the output elements, the milliseconds the backend took
+/// and the input shapes. `tools/prim_profile.py` sums a log by primitive.
+pub(crate) fn log_prim(
+    prim: &dyn std::fmt::Debug,
+    ins: &[Spec],
+    outs: &[Spec],
+    took: std::time::Duration,
+) {
     let n: usize = outs.iter().map(|s| s.shape.iter().product::<usize>()).sum();
     let name: String = format!("{prim:?}").chars().take(80).collect();
     let shapes: Vec<&[usize]> = ins.iter().map(|s| &s.shape[..]).collect();

@@ -9,6 +9,7 @@
 //! [`register`] from a binary to make sure the crate is linked.
 
 mod adam;
+mod attention;
 mod bias_relu;
 mod conv;
 mod elementwise;
@@ -335,6 +336,11 @@ impl Backend for CpuBackend {
         if let Fused::LstmCell | Fused::LstmCellGrad = op {
             return lstm_cell(op, inputs);
         }
+        if let Fused::DotProductAttention { scale, causal }
+        | Fused::DotProductAttentionGrad { scale, causal } = op
+        {
+            return dot_product_attention(op, inputs, *scale, *causal);
+        }
         let (axis, log) = match op {
             Fused::Softmax { axis } => (*axis, false),
             Fused::LogSoftmax { axis } => (*axis, true),
@@ -404,6 +410,58 @@ fn lstm_cell(op: &Fused, inputs: &[Operand<'_>]) -> Option<Result<Vec<BufferRef>
         _ => return None,
     };
     Some(Ok(vec![buf(HostData::F32(a)), buf(HostData::F32(b))]))
+}
+
+/// [`Fused::DotProductAttention`] / [`Fused::DotProductAttentionGrad`] on
+/// f32 operands `q (b, t, n, h)`, `k (b, s, n, h)`, `v (b, s, n, hv)` (then,
+/// for the VJP, the probabilities `(b, n, t, s)` and the cotangent
+/// `(b, t, n, hv)`), all dims nonzero; `None` otherwise.
+fn dot_product_attention(
+    op: &Fused,
+    inputs: &[Operand<'_>],
+    scale: f64,
+    causal: bool,
+) -> Option<Result<Vec<BufferRef>>> {
+    let want = if let Fused::DotProductAttention { .. } = op {
+        3
+    } else {
+        5
+    };
+    let [q, k, v, ..] = inputs else { return None };
+    let (&[b, t, n, h], &[_, s, _, _], &[_, _, _, hv]) = (q.shape, k.shape, v.shape) else {
+        return None;
+    };
+    let d = attention::Dims { b, t, s, n, h, hv };
+    let mut shapes = vec![[b, t, n, h], [b, s, n, h], [b, s, n, hv]];
+    if want == 5 {
+        shapes.extend([[b, n, t, s], [b, t, n, hv]]);
+    }
+    if inputs.len() != want
+        || [b, t, s, n, h, hv].contains(&0)
+        || inputs.iter().any(|x| x.dtype != DType::F32)
+        || inputs.iter().zip(&shapes).any(|(x, s)| x.shape != s)
+    {
+        return None;
+    }
+    let data = match f32_data("dot_product_attention", inputs) {
+        Ok(d) => d,
+        Err(e) => return Some(Err(e)),
+    };
+    let outs = match data[..] {
+        [q, k, v] => {
+            let (o, p) = attention::attention(q, k, v, d, scale, causal);
+            vec![o, p]
+        }
+        [q, k, v, p, g] => {
+            let (dq, dk, dv) = attention::attention_grad(q, k, v, p, g, d, scale, causal);
+            vec![dq, dk, dv]
+        }
+        _ => return None,
+    };
+    Some(Ok(outs
+        .into_iter()
+        .map(|o| buf(HostData::F32(o)))
+        .collect()))
 }
 
 #[cfg(test)]

@@ -31,6 +31,14 @@ pub(crate) struct MatRef<'a, T> {
 /// transformer step from 117–130 ms to 79–100 ms (docs/benchmarks.md).
 const PAR_WORK: usize = 1 << 22;
 
+/// Whether `DotGeneral` runs a batch of `nb` products `(m x k)·(k x n)` one
+/// per thread, each single-threaded (else one after another, each threaded
+/// when large). Fused kernels that must round as `DotGeneral` does pass
+/// `parallel = !batch_parallel(..)` to [`matmul`] for the same products.
+pub(crate) fn batch_parallel(nb: usize, m: usize, n: usize, k: usize) -> bool {
+    nb > 1 && m * n * k < PAR_WORK && nb * m * n * k >= PAR_MIN
+}
+
 fn is_gemm<T: 'static>() -> bool {
     let t = TypeId::of::<T>();
     t == TypeId::of::<f32>() || t == TypeId::of::<f64>() || t == TypeId::of::<f16>()
@@ -293,7 +301,7 @@ fn dot_t<T: Num>(x: &[T], xs: &[usize], y: &[T], ys: &[usize], d: &DotDims<'_>) 
     let a = as_matrices(x, xs, d.lb, &lf, d.lc);
     let b = as_matrices(y, ys, d.rb, d.rc, &rf);
     let one = |i: usize, o: &mut [T], par: bool| matmul((m, n, k), a.mat(i), b.mat(i), o, n, par);
-    if nb > 1 && m * n * k < PAR_WORK && nb * m * n * k >= PAR_MIN {
+    if batch_parallel(nb, m, n, k) {
         out.par_chunks_mut(m * n)
             .enumerate()
             .for_each(|(i, o)| one(i, o, false));

@@ -130,17 +130,21 @@ pub(crate) fn softmax_last(x: &[f32], l: usize) -> Vec<f32> {
         return out;
     }
     let whole = x.len() == l;
-    by_rows(&mut out, [x, x], l, |o, x, _| {
-        let m = reduce_as_prim::<MaxOp>(x, whole);
-        map_into(o, x, |x| exp_core((x - m).clamp(-87.0, 87.0)));
-        // libm where the fast polynomial is out of range, as the Exp kernel does.
-        fix_up(o, x, |x| (x - m).abs() < 87.0, |x| (x - m).exp());
-        let s = reduce_as_prim::<SumOp>(o, whole);
-        for o in o.iter_mut() {
-            *o /= s;
-        }
-    });
+    by_rows(&mut out, [x, x], l, |o, x, _| softmax_last_row(o, x, whole));
     out
+}
+
+/// One row of [`softmax_last`]: `o = softmax(x)`, with `whole` when the tensor
+/// is this one row (the `Reduce` kernel then sums in parallel chunks).
+pub(crate) fn softmax_last_row(o: &mut [f32], x: &[f32], whole: bool) {
+    let m = reduce_as_prim::<MaxOp>(x, whole);
+    map_into(o, x, |x| exp_core((x - m).clamp(-87.0, 87.0)));
+    // libm where the fast polynomial is out of range, as the Exp kernel does.
+    fix_up(o, x, |x| (x - m).abs() < 87.0, |x| (x - m).exp());
+    let s = reduce_as_prim::<SumOp>(o, whole);
+    for o in o.iter_mut() {
+        *o /= s;
+    }
 }
 
 /// The VJP of [`softmax_last`]: `y * (g - sum(g * y))` along rows of length
@@ -152,13 +156,18 @@ pub(crate) fn softmax_last_grad(y: &[f32], g: &[f32], l: usize) -> Vec<f32> {
     }
     let whole = y.len() == l;
     by_rows(&mut out, [y, g], l, |o, y, g| {
-        for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
-            *o = g * y;
-        }
-        let s = reduce_as_prim::<SumOp>(o, whole);
-        for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
-            *o = y * (g - s);
-        }
+        softmax_last_grad_row(o, y, g, whole)
     });
     out
+}
+
+/// One row of [`softmax_last_grad`] (`whole` as for [`softmax_last_row`]).
+pub(crate) fn softmax_last_grad_row(o: &mut [f32], y: &[f32], g: &[f32], whole: bool) {
+    for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+        *o = g * y;
+    }
+    let s = reduce_as_prim::<SumOp>(o, whole);
+    for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+        *o = y * (g - s);
+    }
 }

@@ -1318,15 +1318,17 @@ impl Backend for TorchBackend {
                         .map(|r| r.0),
                 )
             }
-            // Adam, bias + ReLU and the exact softmax run as their
-            // decompositions (libtorch's kernels).
+            // Adam, bias + ReLU and the exact softmax, LSTM and attention
+            // kernels run as their decompositions (libtorch's kernels).
             Fused::Adam { .. }
             | Fused::Threefry2x32
             | Fused::BiasRelu
             | Fused::SoftmaxLast
             | Fused::SoftmaxLastGrad
             | Fused::LstmCell
-            | Fused::LstmCellGrad => return None,
+            | Fused::LstmCellGrad
+            | Fused::DotProductAttention { .. }
+            | Fused::DotProductAttentionGrad { .. } => return None,
             Fused::Attention { scale, causal } => {
                 if xs.len() != 3 || inputs.iter().any(|x| x.shape.len() != 4) {
                     return None;

@@ -924,7 +924,13 @@ pub(crate) fn try_fused_multi(
         .iter()
         .map(|x| x.operand(name))
         .collect::<Result<_>>()?;
-    match crate::backend::current()?.fused(op, &ops, &outs) {
+    let t0 = crate::dispatch::profiling().then(std::time::Instant::now);
+    let r = crate::backend::current()?.fused(op, &ops, &outs);
+    if let (Some(t0), Some(Ok(_))) = (t0, &r) {
+        let ins: Vec<_> = operands.iter().map(|x| x.spec().clone()).collect();
+        crate::dispatch::log_prim(&format_args!("Fused {op:?}"), &ins, &outs, t0.elapsed());
+    }
+    match r {
         None => Ok(None),
         Some(r) => {
             let bufs = r?;
@@ -1475,26 +1481,79 @@ pub fn dot_product_attention(
     }
     let g = n / kh;
     let d = result_dtype(&[&q, &k, &v]);
-    if g == 1
-        && d == DType::F32
+    let scale = opts.scale.unwrap_or(1.0 / (h as f64).sqrt());
+    let plain = g == 1
+        && matches!(d, DType::F32 | DType::F64)
         && opts.bias.is_none()
         && opts.mask.is_none()
-        && [&q, &k, &v].iter().all(|t| t.dtype() == DType::F32)
-    {
-        let op = crate::backend::Fused::Attention {
-            scale: opts.scale.unwrap_or(1.0 / (h as f64).sqrt()),
-            causal: opts.is_causal,
-        };
-        let out = crate::prim::Spec::new(vec![bq, t, n, vs[3]], DType::F32);
-        if let Some(y) = try_fused(OP, &op, &[&q, &k, &v], out)? {
-            return Ok(y);
+        && [&q, &k, &v].iter().all(|t| t.dtype() == d);
+    if plain {
+        if d == DType::F32 {
+            let op = crate::backend::Fused::Attention {
+                scale,
+                causal: opts.is_causal,
+            };
+            let out = crate::prim::Spec::new(vec![bq, t, n, vs[3]], DType::F32);
+            if let Some(y) = try_fused(OP, &op, &[&q, &k, &v], out)? {
+                return Ok(y);
+            }
         }
+        return attention_plain(&q, &k, &v, scale, opts.is_causal);
     }
+    let mask = match &opts.mask {
+        None => None,
+        Some(m) => Some(to_4d(
+            OP,
+            "mask",
+            &if m.dtype() == DType::Bool {
+                m.clone()
+            } else {
+                not_equal(m, 0)?
+            },
+        )?),
+    };
+    let bias = match &opts.bias {
+        None => None,
+        Some(b) => Some(to_4d(OP, "bias", &lax::convert(b, d)?)?),
+    };
+    let parts = AttentionParts {
+        bias: bias.as_ref(),
+        mask: mask.as_ref(),
+        scale,
+        causal: opts.is_causal,
+    };
+    Ok(attention_decomposed(&q, &k, &v, &parts)?.0)
+}
+
+/// The logit adjustments of one attention call: a 4-D bias and boolean mask
+/// (broadcastable to `(batch, heads, T, S)`), the scale and causal masking.
+struct AttentionParts<'a> {
+    bias: Option<&'a Tensor>,
+    mask: Option<&'a Tensor>,
+    scale: f64,
+    causal: bool,
+}
+
+/// Attention as primitives, JAX's `_dot_product_attention_core`: logits
+/// `q·kᵀ` in at least float32, times `scale`, plus `bias`, masked (the mask and
+/// the causal band) with a large negative number, softmax in float32, then
+/// `probs · v`. Returns the output `(B, T, N, Hv)` and the probabilities
+/// `(B, N, T, S)`.
+fn attention_decomposed(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    parts: &AttentionParts<'_>,
+) -> Result<(Tensor, Tensor)> {
+    let (bq, t, n, h) = (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
+    let (s, kh) = (k.shape()[1], k.shape()[2]);
+    let g = n / kh;
+    let d = result_dtype(&[q, k, v]);
     let logits_d = crate::dtype::result_type(&[d, DType::F32]);
     let (q, k, v) = (
-        lax::convert(&q, d)?,
-        lax::convert(&k, d)?,
-        lax::convert(&v, d)?,
+        lax::convert(q, d)?,
+        lax::convert(k, d)?,
+        lax::convert(v, d)?,
     );
     // logits[b, n, t, s] with n = kv_head * g + group.
     let qg = lax::reshape(&lax::convert(&q, logits_d)?, &[bq, t, kh, g, h])?;
@@ -1502,28 +1561,18 @@ pub fn dot_product_attention(
     let lg = lax::dot_general(&qg, &kc, &[4], &[3], &[0, 2], &[0, 2])?; // [B, K, T, G, S]
     let lg = lax::transpose(&lg, &[0, 1, 3, 2, 4])?;
     let mut logits = lax::reshape(&lg, &[bq, n, t, s])?;
-    let scale = opts.scale.unwrap_or(1.0 / (h as f64).sqrt());
-    logits = lax::mul_scalar(&logits, scale)?;
+    logits = lax::mul_scalar(&logits, parts.scale)?;
     let full = [bq, n, t, s];
-    if let Some(b) = &opts.bias {
-        let b = to_4d(OP, "bias", &lax::convert(b, d)?)?;
-        let b = super::shape_ops::broadcast_to(&lax::convert(&b, logits_d)?, &full)?;
+    if let Some(b) = parts.bias {
+        let b = super::shape_ops::broadcast_to(&lax::convert(b, logits_d)?, &full)?;
         logits = lax::add(&logits, &b)?;
     }
     let mut allowed: Option<Tensor> = None;
-    if let Some(m) = &opts.mask {
-        let m = if m.dtype() == DType::Bool {
-            m.clone()
-        } else {
-            not_equal(m, 0)?
-        };
-        let m = to_4d(OP, "mask", &m)?;
-        allowed = Some(super::shape_ops::broadcast_to(&m, &full)?);
+    if let Some(m) = parts.mask {
+        allowed = Some(super::shape_ops::broadcast_to(m, &full)?);
     }
-    if opts.is_causal {
-        let r = lax::iota(&full, DType::I32, 2)?;
-        let c = lax::iota(&full, DType::I32, 3)?;
-        let causal = lax::compare(CmpOp::Le, &c, &r)?;
+    if parts.causal {
+        let causal = causal_band(&full)?;
         allowed = Some(match allowed {
             None => causal,
             Some(a) => lax::binary(BinaryOp::And, &a, &causal)?,
@@ -1540,11 +1589,119 @@ pub fn dot_product_attention(
     let od = compute_dtype(v.dtype());
     let pg = lax::reshape(&lax::convert(&probs, od)?, &[bq, kh, g, t, s])?;
     let vc = lax::convert(&v, od)?;
-    let hv = vs[3];
+    let hv = v.shape()[3];
     let enc = lax::dot_general(&pg, &vc, &[4], &[1], &[0, 1], &[0, 2])?; // [B, K, G, T, Hv]
     let enc = lax::transpose(&enc, &[0, 3, 1, 2, 4])?;
     let enc = lax::reshape(&enc, &[bq, t, n, hv])?;
-    lax::convert(&enc, v.dtype())
+    Ok((lax::convert(&enc, v.dtype())?, probs))
+}
+
+/// The causal band of logits `(B, N, T, S)`: key `s` allowed for query `t`
+/// when `s <= t` (top-left aligned).
+fn causal_band(full: &[usize]) -> Result<Tensor> {
+    let r = lax::iota(full, DType::I32, 2)?;
+    let c = lax::iota(full, DType::I32, 3)?;
+    lax::compare(CmpOp::Le, &c, &r)
+}
+
+/// Float32 / float64 attention without bias, mask or grouped heads as one
+/// `custom_gradient`: the forward pass is [`attention_decomposed`] (one pass
+/// per head with the backend's exact [`Fused::DotProductAttention`] kernel when
+/// it has one), and the VJP is the closed form [`attention_vjp`] (or
+/// [`Fused::DotProductAttentionGrad`]) instead of the differentiated
+/// decomposition: no transposes, no reductions of broadcasts.
+///
+/// [`Fused::DotProductAttention`]: crate::backend::Fused::DotProductAttention
+/// [`Fused::DotProductAttentionGrad`]: crate::backend::Fused::DotProductAttentionGrad
+fn attention_plain(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64, causal: bool) -> Result<Tensor> {
+    let fwd =
+        move |q: &Tensor, k: &Tensor, v: &Tensor| attention_plain_forward(q, k, v, scale, causal);
+    let out = crate::autodiff::custom_gradient(&[q.clone(), k.clone(), v.clone()], |xs| {
+        let (q, k, v) = (xs[0].clone(), xs[1].clone(), xs[2].clone());
+        let (enc, probs) = fwd(&q, &k, &v)?;
+        let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
+            // Under a recording tape (a higher-order gradient), recompute the
+            // probabilities so that the tape sees how they depend on q and k.
+            let p = if crate::autodiff::tape_active() {
+                fwd(&q, &k, &v)?.1
+            } else {
+                probs.clone()
+            };
+            let g = lax::convert(&cts[0], q.dtype())?;
+            let (dq, dk, dv) = attention_vjp(&q, &k, &v, &p, &g, scale, causal)?;
+            Ok(vec![Some(dq), Some(dk), Some(dv)])
+        });
+        Ok((vec![enc], vjp))
+    })?;
+    Ok(first(out))
+}
+
+/// The forward pass of [`attention_plain`]: the output and the probabilities.
+fn attention_plain_forward(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    causal: bool,
+) -> Result<(Tensor, Tensor)> {
+    let (b, t, n) = (q.shape()[0], q.shape()[1], q.shape()[2]);
+    let (s, hv) = (k.shape()[1], v.shape()[3]);
+    let op = crate::backend::Fused::DotProductAttention { scale, causal };
+    let outs = vec![
+        crate::prim::Spec::new(vec![b, t, n, hv], q.dtype()),
+        crate::prim::Spec::new(vec![b, n, t, s], q.dtype()),
+    ];
+    if let Some(r) = try_fused_multi("dot_product_attention", &op, &[q, k, v], outs, true)? {
+        let [y, p]: [Tensor; 2] = r.try_into().expect("two outputs");
+        return Ok((y, p));
+    }
+    let parts = AttentionParts {
+        bias: None,
+        mask: None,
+        scale,
+        causal,
+    };
+    attention_decomposed(q, k, v, &parts)
+}
+
+/// The VJP of [`attention_plain`] in closed form, from the probabilities `p`
+/// `(B, N, T, S)` and the output's cotangent `g` `(B, T, N, Hv)`:
+/// `dv = pᵀ·g`, `dl = softmax_vjp(p, g·vᵀ)` (zero outside the causal band),
+/// `dq = scale·dl·k`, `dk = scale·dlᵀ·q`. One pass per head with the backend's
+/// exact [`Fused::DotProductAttentionGrad`] when it has one.
+///
+/// [`Fused::DotProductAttentionGrad`]: crate::backend::Fused::DotProductAttentionGrad
+#[allow(clippy::too_many_arguments)] // the operands of one attention VJP
+fn attention_vjp(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    p: &Tensor,
+    g: &Tensor,
+    scale: f64,
+    causal: bool,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let op = crate::backend::Fused::DotProductAttentionGrad { scale, causal };
+    let outs = [q, k, v].iter().map(|x| x.spec().clone()).collect();
+    if let Some(r) = try_fused_multi("dot_product_attention", &op, &[q, k, v, p, g], outs, true)? {
+        let [dq, dk, dv]: [Tensor; 3] = r.try_into().expect("three outputs");
+        return Ok((dq, dk, dv));
+    }
+    let dp = lax::dot_general(g, v, &[3], &[3], &[0, 2], &[0, 2])?; // [B, N, T, S]
+    let dv = lax::dot_general(p, g, &[2], &[1], &[0, 1], &[0, 2])?; // [B, N, S, Hv]
+    let dv = lax::transpose(&dv, &[0, 2, 1, 3])?;
+    let mut dl = softmax_vjp(p, &dp, &[3])?;
+    if causal {
+        dl = lax::select(&causal_band(p.shape())?, &dl, &lax::zeros_like(&dl)?)?;
+    }
+    let ds = lax::mul_scalar(&dl, scale)?;
+    let dq = lax::dot_general(&ds, k, &[3], &[1], &[0, 1], &[0, 2])?; // [B, N, T, H]
+    let dk = lax::dot_general(&ds, q, &[2], &[1], &[0, 1], &[0, 2])?; // [B, N, S, H]
+    Ok((
+        lax::transpose(&dq, &[0, 2, 1, 3])?,
+        lax::transpose(&dk, &[0, 2, 1, 3])?,
+        dv,
+    ))
 }
 
 fn max_finite(d: DType) -> f64 {
