@@ -370,45 +370,13 @@ impl Layer for LayerNormalization {
     }
 
     fn call(&self, x: &Tensor, _t: bool) -> Result<Tensor> {
-        // The backend's fused kernel, for inference over trailing axes.
-        let nd = x.ndim();
-        let k = self.resolved.len();
-        if k > 0
-            && self
-                .resolved
-                .iter()
-                .enumerate()
-                .all(|(i, &a)| a == nd - k + i)
-        {
-            let (g, b) = (
-                self.gamma.as_ref().map(|g| g.value()),
-                self.beta.as_ref().map(|b| b.value()),
-            );
-            if let Some(y) = ops::fused_layer_norm(x, g.as_ref(), b.as_ref(), k, self.epsilon)? {
-                return Ok(y);
-            }
-        }
+        // Keras: ops.layer_normalization (float32 at least), cast back to x's dtype.
         let axes: Vec<i64> = self.resolved.iter().map(|&a| a as i64).collect();
-        // Parameters broadcast along the normalized axes only.
-        let bshape: Vec<i64> = (0..x.ndim())
-            .map(|i| {
-                if self.resolved.contains(&i) {
-                    x.shape()[i] as i64
-                } else {
-                    1
-                }
-            })
-            .collect();
-        let (mean, var) = ops::moments(x, &axes, true, false)?;
-        let mut inv = ops::rsqrt(ops::add(&var, self.epsilon)?)?;
-        if let Some(g) = &self.gamma {
-            inv = ops::multiply(&inv, ops::reshape(g.value(), &bshape)?)?;
-        }
-        let mut res = ops::negative(ops::multiply(&mean, &inv)?)?;
-        if let Some(b) = &self.beta {
-            res = ops::add(&res, ops::reshape(b.value(), &bshape)?)?;
-        }
-        ops::add(ops::multiply(x, &inv)?, &res)
+        let (g, b) = (
+            self.gamma.as_ref().map(|g| g.value()),
+            self.beta.as_ref().map(|b| b.value()),
+        );
+        ops::layer_normalization(x, g.as_ref(), b.as_ref(), &axes, Some(self.epsilon))
     }
 
     fn compute_output_shape(&self, s: &[Option<usize>]) -> Result<PartialShape> {

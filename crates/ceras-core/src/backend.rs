@@ -68,6 +68,27 @@ pub enum Fused {
         /// Lower-triangular (top-left aligned) mask.
         causal: bool,
     },
+    /// Layer normalization of a float32 `x` over its last axis, bit-identical to
+    /// the decomposition `ops::layer_normalization` records (moments, `rsqrt`,
+    /// scale and offset as the same backend runs them): operands `x`, then
+    /// `gamma` and `beta` vectors when present; outputs `y`, the mean and
+    /// `rsqrt(var + ε)` (each `(..., 1)`, kept for the VJP).
+    LayerNormLast {
+        /// Added to the variance.
+        epsilon: f64,
+        /// Whether a scale operand follows `x`.
+        gamma: bool,
+        /// Whether an offset operand follows.
+        beta: bool,
+    },
+    /// The closed-form VJP of [`Fused::LayerNormLast`]: operands `x`, the
+    /// mean, `rsqrt(var + ε)`, the cotangent `dy` and `gamma` when present;
+    /// outputs `dx` and, with a gamma, `dy·x̂` (summed into gamma's cotangent by
+    /// the caller), bit-identical to that decomposition in `ops`.
+    LayerNormLastGrad {
+        /// Whether a scale operand follows `dy`.
+        gamma: bool,
+    },
     /// Float32 scaled dot-product attention, bit-identical to the decomposition
     /// `ops::dot_product_attention` records without bias, mask or grouped
     /// heads (as the same backend runs it): operands `q (B, T, N, H)`,

@@ -15,6 +15,7 @@ mod conv;
 mod elementwise;
 mod fastmath;
 mod index;
+mod layer_norm;
 mod layout;
 mod lstm;
 mod matmul;
@@ -336,6 +337,9 @@ impl Backend for CpuBackend {
         if let Fused::LstmCell | Fused::LstmCellGrad = op {
             return lstm_cell(op, inputs);
         }
+        if let Fused::LayerNormLast { .. } | Fused::LayerNormLastGrad { .. } = op {
+            return layer_norm_last(op, inputs);
+        }
         if let Fused::DotProductAttention { scale, causal }
         | Fused::DotProductAttentionGrad { scale, causal } = op
         {
@@ -410,6 +414,66 @@ fn lstm_cell(op: &Fused, inputs: &[Operand<'_>]) -> Option<Result<Vec<BufferRef>
         _ => return None,
     };
     Some(Ok(vec![buf(HostData::F32(a)), buf(HostData::F32(b))]))
+}
+
+/// [`Fused::LayerNormLast`] / [`Fused::LayerNormLastGrad`] on f32 operands:
+/// `x` of rank ≥ 1 with a nonzero last axis `l`, vectors `(l,)`, statistics of
+/// `x`'s shape with the last axis 1; `None` otherwise.
+fn layer_norm_last(op: &Fused, inputs: &[Operand<'_>]) -> Option<Result<Vec<BufferRef>>> {
+    let x = inputs.first()?;
+    let (&l, lead) = x.shape.split_last()?;
+    let stat: Vec<usize> = lead.iter().copied().chain([1]).collect();
+    let vector = [l];
+    let (shapes, eps, gamma): (Vec<&[usize]>, f64, bool) = match *op {
+        Fused::LayerNormLast {
+            epsilon,
+            gamma,
+            beta,
+        } => {
+            let mut s = vec![x.shape];
+            s.extend(std::iter::repeat_n(
+                &vector[..],
+                gamma as usize + beta as usize,
+            ));
+            (s, epsilon, gamma)
+        }
+        Fused::LayerNormLastGrad { gamma } => {
+            let mut s = vec![x.shape, &stat, &stat, x.shape];
+            if gamma {
+                s.push(&vector);
+            }
+            (s, 0.0, gamma)
+        }
+        _ => return None,
+    };
+    if l == 0
+        || inputs.len() != shapes.len()
+        || inputs.iter().any(|x| x.dtype != DType::F32)
+        || inputs.iter().zip(&shapes).any(|(x, s)| x.shape != *s)
+    {
+        return None;
+    }
+    let data = match f32_data("layer_normalization", inputs) {
+        Ok(d) => d,
+        Err(e) => return Some(Err(e)),
+    };
+    let outs = match (op, &data[..]) {
+        (Fused::LayerNormLast { beta, .. }, [x, rest @ ..]) => {
+            let g = gamma.then(|| rest[0]);
+            let b = beta.then(|| rest[gamma as usize]);
+            let (y, m, r) = layer_norm::layer_norm_last(x, l, g, b, eps);
+            vec![y, m, r]
+        }
+        (Fused::LayerNormLastGrad { .. }, [x, m, r, dy, rest @ ..]) => {
+            let (dx, dyx) = layer_norm::layer_norm_last_grad(x, m, r, dy, rest.first().copied(), l);
+            std::iter::once(dx).chain(dyx).collect()
+        }
+        _ => return None,
+    };
+    Some(Ok(outs
+        .into_iter()
+        .map(|o| buf(HostData::F32(o)))
+        .collect()))
 }
 
 /// [`Fused::DotProductAttention`] / [`Fused::DotProductAttentionGrad`] on

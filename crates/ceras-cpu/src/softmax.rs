@@ -82,7 +82,7 @@ fn row(o: &mut [f32], log: bool) {
 /// `Reduce` of one softmax row as the `Reduce` primitive computes it: a row of
 /// one element is its own result, a tensor that is one long row is reduced in
 /// parallel chunks, other rows pairwise.
-fn reduce_as_prim<O: Op>(v: &[f32], whole: bool) -> f32 {
+pub(crate) fn reduce_as_prim<O: Op>(v: &[f32], whole: bool) -> f32 {
     match v.len() {
         1 => v[0],
         _ if whole => reduce_row_par::<f32, O>(v),

@@ -1318,7 +1318,7 @@ impl Backend for TorchBackend {
                         .map(|r| r.0),
                 )
             }
-            // Adam, bias + ReLU and the exact softmax, LSTM and attention
+            // Adam, bias + ReLU and the exact softmax, LSTM, attention and layer norm
             // kernels run as their decompositions (libtorch's kernels).
             Fused::Adam { .. }
             | Fused::Threefry2x32
@@ -1328,7 +1328,9 @@ impl Backend for TorchBackend {
             | Fused::LstmCell
             | Fused::LstmCellGrad
             | Fused::DotProductAttention { .. }
-            | Fused::DotProductAttentionGrad { .. } => return None,
+            | Fused::DotProductAttentionGrad { .. }
+            | Fused::LayerNormLast { .. }
+            | Fused::LayerNormLastGrad { .. } => return None,
             Fused::Attention { scale, causal } => {
                 if xs.len() != 3 || inputs.iter().any(|x| x.shape.len() != 4) {
                     return None;

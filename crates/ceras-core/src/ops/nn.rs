@@ -1228,6 +1228,11 @@ pub fn layer_normalization(
             return Ok(y);
         }
     }
+    let c = x.shape().last().copied().unwrap_or(0);
+    let param_ok = |v: Option<&Tensor>| v.is_none_or(|v| v.shape() == [c] && v.dtype() == cd);
+    if last_only && cd == orig && param_ok(gamma) && param_ok(beta) {
+        return layer_norm_last(&x, gamma, beta, eps);
+    }
     let prep = |v: Option<&Tensor>| -> Result<Option<Tensor>> {
         match v {
             None => Ok(None),
@@ -1257,6 +1262,135 @@ pub fn layer_normalization(
     }
     let out = add(multiply(&x, &inv)?, &res)?;
     lax::convert(&out, orig)
+}
+
+/// [`layer_normalization`] over the last axis of a float32 / float64 `x`, with
+/// `gamma` / `beta` vectors of its dtype, as one `custom_gradient`: the
+/// forward pass is the decomposition (or the backend's exact
+/// [`Fused::LayerNormLast`]), the VJP the closed form
+/// `dx = rstd·(g - mean(g) - x̂·mean(g·x̂))` with `g = dy·gamma`,
+/// `dgamma = Σ dy·x̂`, `dbeta = Σ dy` (or [`Fused::LayerNormLastGrad`]
+/// for `dx` and `dy·x̂`), instead of differentiating the moments.
+///
+/// [`Fused::LayerNormLast`]: crate::backend::Fused::LayerNormLast
+/// [`Fused::LayerNormLastGrad`]: crate::backend::Fused::LayerNormLastGrad
+fn layer_norm_last(
+    x: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    let (has_g, has_b) = (gamma.is_some(), beta.is_some());
+    let mut inputs = vec![x.clone()];
+    inputs.extend(gamma.cloned());
+    inputs.extend(beta.cloned());
+    let out = crate::autodiff::custom_gradient(&inputs, |xs| {
+        let x = xs[0].clone();
+        let g = has_g.then(|| xs[1].clone());
+        let b = has_b.then(|| xs[1 + has_g as usize].clone());
+        let (y, m, rstd) = layer_norm_last_forward(&x, g.as_ref(), b.as_ref(), eps)?;
+        let vjp: crate::autodiff::VjpFn = std::rc::Rc::new(move |cts: &[Tensor]| {
+            // Under a recording tape (a higher-order gradient), recompute the
+            // statistics so that the tape sees how they depend on x.
+            let (m, rstd) = if crate::autodiff::tape_active() {
+                let (_, m, r) = layer_norm_last_forward(&x, g.as_ref(), b.as_ref(), eps)?;
+                (m, r)
+            } else {
+                (m.clone(), rstd.clone())
+            };
+            let dy = lax::convert(&cts[0], x.dtype())?;
+            let (dx, dyx) = layer_norm_last_vjp(&x, &m, &rstd, &dy, g.as_ref())?;
+            let lead: Vec<i64> = (0..x.ndim() as i64 - 1).collect();
+            let mut grads = vec![Some(dx)];
+            if let Some(dyx) = dyx {
+                grads.push(Some(sum(&dyx, Some(&lead), false)?));
+            }
+            if has_b {
+                grads.push(Some(sum(&dy, Some(&lead), false)?));
+            }
+            Ok(grads)
+        });
+        Ok((vec![y], vjp))
+    })?;
+    Ok(first(out))
+}
+
+/// The forward pass of [`layer_norm_last`]: the output, the mean and
+/// `rsqrt(var + eps)` (both `(..., 1)`), as `layer_normalization`'s
+/// decomposition computes them.
+fn layer_norm_last_forward(
+    x: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let mut stat = x.shape().to_vec();
+    if let Some(l) = stat.last_mut() {
+        *l = 1;
+    }
+    let op = crate::backend::Fused::LayerNormLast {
+        epsilon: eps,
+        gamma: gamma.is_some(),
+        beta: beta.is_some(),
+    };
+    let mut operands = vec![x];
+    operands.extend(gamma);
+    operands.extend(beta);
+    let spec = |s: Vec<usize>| crate::prim::Spec::new(s, x.dtype());
+    let outs = vec![x.spec().clone(), spec(stat.clone()), spec(stat)];
+    if let Some(r) = try_fused_multi("layer_normalization", &op, &operands, outs, true)? {
+        let [y, m, rstd]: [Tensor; 3] = r.try_into().expect("three outputs");
+        return Ok((y, m, rstd));
+    }
+    let (m, v) = moments(x, &[-1], true, false)?;
+    let rstd = rsqrt(add(&v, eps)?)?;
+    let mut inv = rstd.clone();
+    if let Some(g) = gamma {
+        inv = multiply(&inv, g)?;
+    }
+    let mut res = multiply(negative(&m)?, &inv)?;
+    if let Some(b) = beta {
+        res = add(&res, b)?;
+    }
+    let y = add(multiply(x, &inv)?, &res)?;
+    Ok((y, m, rstd))
+}
+
+/// The closed-form VJP of [`layer_norm_last`] for `x`, and `dy·x̂` (for
+/// gamma's cotangent) when there is a gamma.
+fn layer_norm_last_vjp(
+    x: &Tensor,
+    m: &Tensor,
+    rstd: &Tensor,
+    dy: &Tensor,
+    gamma: Option<&Tensor>,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let op = crate::backend::Fused::LayerNormLastGrad {
+        gamma: gamma.is_some(),
+    };
+    let mut operands = vec![x, m, rstd, dy];
+    operands.extend(gamma);
+    let mut outs = vec![x.spec().clone()];
+    if gamma.is_some() {
+        outs.push(x.spec().clone());
+    }
+    if let Some(mut r) = try_fused_multi("layer_normalization", &op, &operands, outs, true)? {
+        let dyx = if gamma.is_some() { r.pop() } else { None };
+        return Ok((r.swap_remove(0), dyx));
+    }
+    let xhat = multiply(subtract(x, m)?, rstd)?;
+    let g = match gamma {
+        Some(gm) => multiply(dy, gm)?,
+        None => dy.clone(),
+    };
+    let a = mean(&g, Some(&[-1]), true)?;
+    let c = mean(multiply(&g, &xhat)?, Some(&[-1]), true)?;
+    let dx = multiply(rstd, subtract(subtract(&g, &a)?, multiply(&xhat, &c)?)?)?;
+    let dyx = match gamma {
+        Some(_) => Some(multiply(dy, &xhat)?),
+        None => None,
+    };
+    Ok((dx, dyx))
 }
 
 /// Root-mean-square normalization over `axis` (Keras's default `[-1]`):
