@@ -11,7 +11,6 @@
 
 use crate::matmul::{as_matrices, batch_parallel, matmul, MatRef};
 use crate::softmax::{softmax_last_grad_row, softmax_last_row};
-use rayon::prelude::*;
 
 /// The dims of one attention call: `q (b, t, n, h)`, `k (b, s, n, h)`,
 /// `v (b, s, n, hv)`.
@@ -54,23 +53,8 @@ fn over_batch<const N: usize>(
     parallel: bool,
     task: impl Fn(usize, [&mut [f32]; N]) + Sync,
 ) {
-    let mut per_b: Vec<Vec<&mut [f32]>> = (0..b).map(|_| Vec::with_capacity(N)).collect();
-    for o in outs {
-        let len = o.len() / b;
-        for (i, c) in o.chunks_mut(len.max(1)).enumerate().take(b) {
-            per_b[i].push(c);
-        }
-    }
-    let items: Vec<(usize, [&mut [f32]; N])> = per_b
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, v)| <[&mut [f32]; N]>::try_from(v).ok().map(|a| (i, a)))
-        .collect();
-    if parallel {
-        items.into_par_iter().for_each(|(i, a)| task(i, a));
-    } else {
-        items.into_iter().for_each(|(i, a)| task(i, a));
-    }
+    let widths = std::array::from_fn(|k| outs[k].len() / b);
+    crate::rows::by_rows(outs, widths, b, parallel, task)
 }
 
 /// Forward: returns the output `(b, t, n, hv)` and the probabilities

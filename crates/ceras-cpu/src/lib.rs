@@ -22,6 +22,7 @@ mod matmul;
 mod num;
 pub mod pool;
 mod reduce;
+mod rows;
 mod softmax;
 mod special;
 mod threefry;

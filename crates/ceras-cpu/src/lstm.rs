@@ -8,7 +8,6 @@
 
 use crate::elementwise::PAR_MIN;
 use crate::fastmath::{logistic_into, tanh_into};
-use rayon::prelude::*;
 
 /// Gate activations of one row: `[i, f, tanh(g), o]`, each of `u` values.
 fn gates(z: &[f32], u: usize, act: &mut [f32]) {
@@ -17,37 +16,15 @@ fn gates(z: &[f32], u: usize, act: &mut [f32]) {
     logistic_into(&mut act[3 * u..], &z[3 * u..]);
 }
 
-/// Runs `row(r, outs_r)` for each batch row `r`, each output split in rows of
-/// its own width; rows in parallel for large batches.
+/// [`crate::rows::by_rows`], in parallel for large batches.
 fn by_rows<const N: usize>(
     outs: [&mut [f32]; N],
     widths: [usize; N],
     rows: usize,
     row: impl Fn(usize, [&mut [f32]; N]) + Sync,
 ) {
-    // Collect each output's row slices, then hand row r's slices to `row`.
-    let mut per_row: Vec<[&mut [f32]; N]> = Vec::with_capacity(rows);
-    let mut iters: Vec<_> = outs
-        .into_iter()
-        .zip(widths)
-        .map(|(o, w)| o.chunks_exact_mut(w))
-        .collect();
-    for _ in 0..rows {
-        let v: Vec<&mut [f32]> = iters.iter_mut().filter_map(|it| it.next()).collect();
-        match <[&mut [f32]; N]>::try_from(v) {
-            Ok(a) => per_row.push(a),
-            Err(_) => return,
-        }
-    }
     let work: usize = widths.iter().sum::<usize>() * rows;
-    if work >= PAR_MIN {
-        per_row
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(r, o)| row(r, o));
-    } else {
-        per_row.into_iter().enumerate().for_each(|(r, o)| row(r, o));
-    }
+    crate::rows::by_rows(outs, widths, rows, work >= PAR_MIN, row)
 }
 
 /// Forward: `z (rows, 4u)`, `c (rows, u)` → `h`, `c'` with `c' = f·c + i·tanh(g)`,

@@ -1251,17 +1251,32 @@ pub fn layer_normalization(
     };
     let (g, b) = (prep(gamma)?, prep(beta)?);
     let ax_i: Vec<i64> = axes.iter().map(|&a| a as i64).collect();
-    let (m, v) = moments(&x, &ax_i, true, false)?;
-    let mut inv = rsqrt(add(&v, eps)?)?;
-    if let Some(g) = &g {
+    let (out, _, _) = layer_norm_decomposed(&x, g.as_ref(), b.as_ref(), &ax_i, eps)?;
+    lax::convert(&out, orig)
+}
+
+/// Layer normalization as primitives over `axes` (statistics kept):
+/// `x·inv + (-mean·inv + beta)` with `inv = rsqrt(var + eps)·gamma`. Returns
+/// the output, the mean and `rsqrt(var + eps)`.
+fn layer_norm_decomposed(
+    x: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    axes: &[i64],
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let (m, v) = moments(x, axes, true, false)?;
+    let rstd = rsqrt(add(&v, eps)?)?;
+    let mut inv = rstd.clone();
+    if let Some(g) = gamma {
         inv = multiply(&inv, g)?;
     }
     let mut res = multiply(negative(&m)?, &inv)?;
-    if let Some(b) = &b {
+    if let Some(b) = beta {
         res = add(&res, b)?;
     }
-    let out = add(multiply(&x, &inv)?, &res)?;
-    lax::convert(&out, orig)
+    let y = add(multiply(x, &inv)?, &res)?;
+    Ok((y, m, rstd))
 }
 
 /// [`layer_normalization`] over the last axis of a float32 / float64 `x`, with
@@ -1342,18 +1357,7 @@ fn layer_norm_last_forward(
         let [y, m, rstd]: [Tensor; 3] = r.try_into().expect("three outputs");
         return Ok((y, m, rstd));
     }
-    let (m, v) = moments(x, &[-1], true, false)?;
-    let rstd = rsqrt(add(&v, eps)?)?;
-    let mut inv = rstd.clone();
-    if let Some(g) = gamma {
-        inv = multiply(&inv, g)?;
-    }
-    let mut res = multiply(negative(&m)?, &inv)?;
-    if let Some(b) = beta {
-        res = add(&res, b)?;
-    }
-    let y = add(multiply(x, &inv)?, &res)?;
-    Ok((y, m, rstd))
+    layer_norm_decomposed(x, gamma, beta, &[-1], eps)
 }
 
 /// The closed-form VJP of [`layer_norm_last`] for `x`, and `dy·x̂` (for
