@@ -559,6 +559,32 @@ fn same_bits(a: &Tensor, b: &Tensor, what: &str) {
     }
 }
 
+/// Asserts that the fused float32 kernels behind `f` are bit-identical to the
+/// decomposition: the eager forward against a traced replay (which runs the
+/// primitives), and the eager gradients of `sum(f(xs) * w)` against the same
+/// gradients under an outer recording tape (which takes the VJP as
+/// primitives). `names` label the gradients of `xs`.
+fn same_bits_as_decomposition(
+    f: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+    xs: &[Tensor],
+    w: &Tensor,
+    names: &[&str],
+    what: &str,
+) {
+    let y = f(xs).unwrap();
+    let specs: Vec<_> = xs.iter().map(|x| x.spec().clone()).collect();
+    let g = ceras::trace::trace(&specs, |v| Ok(vec![f(v)?])).unwrap();
+    same_bits(&y, &g.call(xs).unwrap()[0], &format!("forward, {what}"));
+    let loss = |v: &[Tensor]| ops::sum(ops::multiply(f(v)?, w)?, None, false);
+    let fused = autodiff::grad(loss, xs).unwrap();
+    let outer = autodiff::GradientTape::new();
+    let decomposed = autodiff::grad(loss, xs).unwrap();
+    drop(outer);
+    for (i, name) in names.iter().enumerate() {
+        same_bits(&fused[i], &decomposed[i], &format!("{name}, {what}"));
+    }
+}
+
 /// A function returning `(outputs, h, c)` of an LSTM sequence.
 type SeqFn<'a> = dyn Fn(&[Tensor]) -> Result<(Tensor, Tensor, Tensor)> + 'a;
 
@@ -754,20 +780,15 @@ fn attention_gradients_and_the_exact_kernels() {
     for (b, t, s, n, h, hv, causal) in cases {
         let what = format!("b={b} t={t} s={s} n={n} h={h} hv={hv} causal={causal}");
         let xs = qkv(b, t, s, n, h, hv, DType::F32);
-        let y = attention(&xs, causal, None).unwrap();
-        let specs: Vec<_> = xs.iter().map(|x| x.spec().clone()).collect();
-        let g = ceras::trace::trace(&specs, |v| Ok(vec![attention(v, causal, None)?])).unwrap();
-        same_bits(&y, &g.call(&xs).unwrap()[0], &format!("forward, {what}"));
-        let w = Tensor::from_f64s(&values(y.size(), 75), y.shape().to_vec(), DType::F32).unwrap();
-        let loss =
-            |v: &[Tensor]| ops::sum(ops::multiply(attention(v, causal, None)?, &w)?, None, false);
-        let fused = autodiff::grad(loss, &xs).unwrap();
-        let outer = autodiff::GradientTape::new();
-        let decomposed = autodiff::grad(loss, &xs).unwrap();
-        drop(outer);
-        for (i, name) in ["dq", "dk", "dv"].iter().enumerate() {
-            same_bits(&fused[i], &decomposed[i], &format!("{name}, {what}"));
-        }
+        let w =
+            Tensor::from_f64s(&values(b * t * n * hv, 75), vec![b, t, n, hv], DType::F32).unwrap();
+        same_bits_as_decomposition(
+            &|v| attention(v, causal, None),
+            &xs,
+            &w,
+            &["dq", "dk", "dv"],
+            &what,
+        );
     }
 }
 
@@ -832,18 +853,13 @@ fn layer_norm_gradients_and_the_exact_kernels() {
             f32s(values(l, 93), vec![l]),
             f32s(values(l, 94), vec![l]),
         ];
-        let y = layer_norm(&xs, params).unwrap();
-        let specs: Vec<_> = xs.iter().map(|x| x.spec().clone()).collect();
-        let g = ceras::trace::trace(&specs, |v| Ok(vec![layer_norm(v, params)?])).unwrap();
-        same_bits(&y, &g.call(&xs).unwrap()[0], &format!("forward, {what}"));
         let w = f32s(values(n, 95), shape.clone());
-        let loss = |v: &[Tensor]| ops::sum(ops::multiply(layer_norm(v, params)?, &w)?, None, false);
-        let fused = autodiff::grad(loss, &xs).unwrap();
-        let outer = autodiff::GradientTape::new();
-        let decomposed = autodiff::grad(loss, &xs).unwrap();
-        drop(outer);
-        for (i, name) in ["dx", "dgamma", "dbeta"].iter().enumerate() {
-            same_bits(&fused[i], &decomposed[i], &format!("{name}, {what}"));
-        }
+        same_bits_as_decomposition(
+            &|v| layer_norm(v, params),
+            &xs,
+            &w,
+            &["dx", "dgamma", "dbeta"],
+            &what,
+        );
     }
 }
